@@ -1,0 +1,5 @@
+"""Local development: debug on, SQLite under var/ unless DATABASE_URL says otherwise."""
+
+from .base import *  # noqa: F403
+
+DEBUG = True

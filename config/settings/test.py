@@ -1,0 +1,13 @@
+"""Test settings: fast hashing, in-memory email, tasks run in-process."""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import Q_CLUSTER
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = os.path.join(os.environ.get("TMPDIR", "/tmp"), "aftersales-test-media")
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+AXES_ENABLED = True

@@ -1,0 +1,1 @@
+"""Inbound platform events (platform-api.md): transport here, handlers registered by each app."""

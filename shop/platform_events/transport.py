@@ -1,0 +1,106 @@
+"""Signature, idempotency and all-or-nothing application of one inbound event."""
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from ..errors import DomainError, NotFound
+from ..models import PlatformEvent
+from .payload import BadEvent, Reader
+from .registry import EventContext, get_type, type_names
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict
+
+
+def sign(body: bytes, timestamp: int | str, secret: str) -> str:
+    """Lowercase hex HMAC-SHA256 of "{timestamp}.{raw body}"."""
+    message = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def check_signature(body: bytes, timestamp: str | None, signature: str | None, *, now: float) -> str | None:
+    """The reason the request is not authentic, or None when it is."""
+    if not timestamp or not signature:
+        return "missing X-Platform-Timestamp or X-Platform-Signature"
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return "X-Platform-Timestamp must be Unix time in seconds"
+    if abs(now - ts) > settings.PLATFORM_EVENTS_MAX_SKEW_SECONDS:
+        return "timestamp is more than 300 s from now"
+    expected = sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET)
+    if not hmac.compare_digest(expected, signature.strip().lower()):
+        return "invalid signature"
+    return None
+
+
+def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: float | None = None) -> Answer:
+    problem = check_signature(body, timestamp, signature, now=time.time() if now is None else now)
+    if problem:
+        return Answer(401, {"error": problem})
+    try:
+        envelope = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return Answer(400, {"error": "malformed JSON", "field": ""})
+    try:
+        root = Reader(envelope, "")
+        event_id = root.str("id", max_length=100)
+    except BadEvent as exc:
+        return Answer(400, {"error": exc.message, "field": exc.field})
+
+    stored = _stored_outcome(event_id)
+    if stored is not None:
+        return Answer(200, {"result": "duplicate", **stored})
+
+    try:
+        type_name = root.str("type", max_length=50)
+        event_type = get_type(type_name)
+        if event_type is None:
+            raise BadEvent(f"unknown event type; known: {', '.join(type_names())}", "type")
+        occurred_at = root.datetime("occurred_at")
+        data = event_type.parse(root.obj("data"))
+    except BadEvent as exc:
+        return Answer(400, {"error": exc.message, "field": exc.field})
+
+    context = EventContext(event_id=event_id, occurred_at=occurred_at, data=data)
+    try:
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = PlatformEvent.objects.create(
+                        event_id=event_id, type=type_name, occurred_at=occurred_at, payload=envelope["data"]
+                    )
+            except IntegrityError:
+                # A concurrent delivery of the same event committed first: answer with its outcome.
+                raise _Duplicate() from None
+            for _order, applier in event_type.appliers:
+                applier(context)
+            record.outcome = context.outcome
+            record.save(update_fields=["outcome"])
+    except _Duplicate:
+        return Answer(200, {"result": "duplicate", **(_stored_outcome(event_id) or {})})
+    except NotFound as exc:
+        return Answer(404, {"error": exc.message})
+    except DomainError as exc:
+        return Answer(409, {"error": exc.message, "code": exc.code})
+    return Answer(200, {"result": "applied", **context.outcome})
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _stored_outcome(event_id: str) -> dict | None:
+    record = PlatformEvent.objects.filter(event_id=event_id).only("outcome").first()
+    if record is None:
+        return None
+    return record.outcome or {}
