@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .models import Order
@@ -39,7 +40,7 @@ class OrderTable(tables.Table):
         if not parcels:
             return "—"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             '{} {} <span class="badge badge-{}">{}</span>',
             ((p.courier.name, p.tracking_no, p.status, p.get_status_display()) for p in parcels),
         )

@@ -33,7 +33,7 @@ class OrderListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
     table_class = OrderTable
     filterset_class = OrderFilter
     template_name = "shop/order_list.html"
-    paginate_by = 25
+    table_pagination = {"per_page": 25}
 
     def get_queryset(self):
         return selectors.orders_for_shop(shop=self.shop)

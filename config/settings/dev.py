@@ -3,3 +3,7 @@
 from .base import *  # noqa: F403
 
 DEBUG = True
+
+# Serve static files straight from the source folders: no collectstatic needed to develop.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

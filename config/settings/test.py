@@ -11,3 +11,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = os.path.join(os.environ.get("TMPDIR", "/tmp"), "aftersales-test-media")
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 AXES_ENABLED = True
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -38,7 +38,8 @@ def check_signature(body: bytes, timestamp: str | None, signature: str | None, *
     if abs(now - ts) > settings.PLATFORM_EVENTS_MAX_SKEW_SECONDS:
         return "timestamp is more than 300 s from now"
     expected = sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET)
-    if not hmac.compare_digest(expected, signature.strip().lower()):
+    # Compared as bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         return "invalid signature"
     return None
 

@@ -1,0 +1,58 @@
+# Two commands matter: `make run` and `make test`. Everything installs from uv.lock into .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+UV := $(shell command -v uv 2>/dev/null || echo var/tools/bin/uv)
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run install migrate seed serve worker test test-pg test-browser lint check-deploy messages bench clean
+
+run: install migrate seed ## fresh machine → demo back office at http://$(HOST):$(PORT) with the worker beside it
+	@echo "Back office: http://$(HOST):$(PORT)/  (accounts: merchant / agent / global / outlet-yto / outlet-jt / operator, password demo-pass)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(PY) manage.py qcluster & \
+	  $(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+var/tools/bin/uv:
+	$(PYTHON) -m venv var/tools
+	var/tools/bin/pip install --quiet uv
+
+.venv/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+install: .venv/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+test: install ## the whole suite on SQLite (browser tests run in .ci/run)
+	$(PY) -m pytest -m "not browser"
+
+test-pg: install ## the same suite on PostgreSQL (DATABASE_URL, default: local server, user postgres)
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/backoffice} $(PY) -m pytest -m "not browser"
+
+test-browser: install ## Playwright driving Debian's chromium
+	$(PY) -m pytest -m browser
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+check-deploy: install
+	DJANGO_SETTINGS_MODULE=config.settings.prod DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) \
+	  DJANGO_ALLOWED_HOSTS=backoffice.example.com DATABASE_URL=sqlite:///var/check.sqlite3 \
+	  PLATFORM_EVENTS_SECRET=check $(PY) manage.py check --deploy --fail-level WARNING
+
+messages: install ## refresh and compile the translation catalogues
+	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete -i ".venv/*" -i "var/*"
+	$(PY) manage.py compilemessages -i ".venv" -i "var"
+
+clean:
+	rm -rf .venv var
