@@ -27,7 +27,7 @@ def parse_order_paid(data: Reader) -> OrderPaid:
     buyer_input = services.BuyerInput(
         external_id=buyer.str("id", max_length=64),
         nickname=buyer.str("nickname", max_length=100),
-        trusted=buyer.bool("trusted", default=False),
+        trusted=buyer.optional_bool("trusted"),
     )
     lines, seen = [], set()
     for line in data.objects("lines"):

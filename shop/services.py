@@ -27,7 +27,7 @@ class LineInput:
 class BuyerInput:
     external_id: str
     nickname: str
-    trusted: bool
+    trusted: bool | None  # None: not said, keep what we know of the buyer
 
 
 def record_paid_order(
@@ -39,9 +39,8 @@ def record_paid_order(
         raise NotFound(_("Shop %(code)s does not exist.") % {"code": shop_code})
     if Order.objects.filter(order_no=order_no).exists():
         raise DomainError(_("Order %(no)s already exists.") % {"no": order_no}, code="already_exists")
-    buyer_row, _created = Buyer.objects.update_or_create(
-        external_id=buyer.external_id, defaults={"nickname": buyer.nickname, "trusted": buyer.trusted}
-    )
+    known = {"nickname": buyer.nickname} | ({} if buyer.trusted is None else {"trusted": buyer.trusted})
+    buyer_row, _created = Buyer.objects.update_or_create(external_id=buyer.external_id, defaults=known)
     try:
         with transaction.atomic():
             order = Order.objects.create(

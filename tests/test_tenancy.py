@@ -9,7 +9,15 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import make_courier, make_merchant, make_order, make_outlet, make_outlet_user, make_parcel, make_shop
+from tests.conftest import (
+    make_courier,
+    make_merchant,
+    make_order,
+    make_outlet,
+    make_outlet_user,
+    make_parcel,
+    make_shop,
+)
 
 MERCHANT_NAMESPACES = {"shop", "aftersales", "interception", "settlement"}
 OUTLET_NAMESPACES = {"outlet"}

@@ -1,5 +1,7 @@
 """Reading an event's JSON with exact field paths in every 400 answer (`data.lines[0].paid_amount`)."""
 
+from __future__ import annotations
+
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -36,7 +38,7 @@ class Reader:
             return None
         return self.value[key]
 
-    def obj(self, key: str) -> "Reader":
+    def obj(self, key: str) -> Reader:
         return Reader(self._get(key, True), self._path(key))
 
     def str(self, key: str, *, max_length: int = 200, required: bool = True, default: str = "") -> str:
@@ -82,6 +84,12 @@ class Reader:
             raise BadEvent(f"{key} must be true or false", self._path(key))
         return value
 
+    def optional_bool(self, key: str) -> bool | None:
+        value = self._get(key, False)
+        if value is not None and not isinstance(value, bool):
+            raise BadEvent(f"{key} must be true or false", self._path(key))
+        return value
+
     def datetime(self, key: str) -> datetime:
         value = self._get(key, True)
         if isinstance(value, str):
@@ -93,7 +101,7 @@ class Reader:
                 return parsed
         raise BadEvent(f"{key} must be an ISO 8601 time with offset", self._path(key))
 
-    def objects(self, key: str, *, min_items: int = 1) -> list["Reader"]:
+    def objects(self, key: str, *, min_items: int = 1) -> list[Reader]:
         value = self._get(key, True)
         if not isinstance(value, list) or len(value) < min_items:
             raise BadEvent(f"{key} must be a list of at least {min_items} item(s)", self._path(key))

@@ -32,9 +32,7 @@ def test_merchant_logs_in_filters_orders_and_opens_one(page, live_server, demo, 
     page.select_option("#id_parcel_status", "in_transit")
     page.click("button:has-text('筛选')")
     page.wait_for_url(re.compile(r"parcel_status=in_transit"))
-    expected = (
-        Order.objects.filter(shop__code="demo-shop", parcels__status=Parcel.Status.IN_TRANSIT).distinct().count()
-    )
+    expected = Order.objects.filter(shop__code="demo-shop", parcels__status=Parcel.Status.IN_TRANSIT).distinct().count()
     rows = page.locator("table.table tbody tr")
     assert rows.count() == min(expected, 25)
     assert expected > 0

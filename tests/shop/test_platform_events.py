@@ -171,6 +171,30 @@ def test_order_paid_updates_an_existing_buyer_instead_of_creating_one(events, sh
     assert Order.objects.get(order_no="O-1001").buyer == buyer
 
 
+def test_order_paid_without_trusted_keeps_what_we_know_of_the_buyer(events, shop):
+    Buyer.objects.create(external_id="b-42", nickname="老王", trusted=True)
+
+    response = events.send("order.paid", order_paid_data(buyer={"id": "b-42", "nickname": "小王"}))
+
+    assert response.status_code == 200
+    assert buyer_state("b-42") == (("小王", True),)
+
+
+def test_order_paid_for_a_new_buyer_without_trusted_makes_an_ordinary_buyer(events, shop):
+    response = events.send("order.paid", order_paid_data(buyer={"id": "b-77", "nickname": "阿杰"}))
+
+    assert response.status_code == 200
+    assert buyer_state("b-77") == (("阿杰", False),)
+
+
+def test_timestamp_with_underscores_is_refused(events, shop):
+    body = json.dumps(envelope("order.paid", order_paid_data())).encode()
+    ts = f"{int(time.time()):_}"
+    response = events.post_raw(body, timestamp=ts, signature=sign(body, ts, settings.PLATFORM_EVENTS_SECRET))
+    assert response.status_code == 401
+    assert Order.objects.count() == 0
+
+
 # --- 401 ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "headers",

@@ -73,10 +73,10 @@ def test_order_list_runs_the_same_number_of_queries_for_5_or_25_orders(client, m
             assert client.get(reverse("shop:order-list")).status_code == 200
         return len(ctx.captured_queries)
 
-    for i in range(5):
+    for _ in range(5):
         make_parcel(make_order(shop, status=Order.Status.SHIPPED), outlet=yto_outlet)
     few = count_queries()
-    for i in range(20):
+    for _ in range(20):
         make_parcel(make_order(shop, status=Order.Status.SHIPPED), outlet=yto_outlet)
     assert count_queries() == few
 
