@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class AftersalesConfig(AppConfig):
     name = "aftersales"
     verbose_name = _("After-sales")
+
+    def ready(self):
+        from . import event_handlers
+
+        event_handlers.register()

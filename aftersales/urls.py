@@ -1,9 +1,9 @@
 from django.urls import path
 
-from . import views
+from .views import workbench
 
 app_name = "aftersales"
 
 urlpatterns = [
-    path("", views.WorkbenchView.as_view(), name="workbench"),
+    path("", workbench.WorkbenchView.as_view(), name="workbench"),
 ]

@@ -32,6 +32,8 @@ class Courier(models.Model):
     supports_online_interception = models.BooleanField(_("supports online interception"), default=True)
     supports_offline_settlement = models.BooleanField(_("supports offline settlement"), default=False)
     outlet_approval_required = models.BooleanField(_("outlet approval required"), default=True)
+    # Whether the platform's automatic "refund after refusal" covers parcels of this courier.
+    supports_refund_after_refusal = models.BooleanField(_("supports refund after refusal"), default=True)
 
     class Meta:
         verbose_name = _("courier")
@@ -138,6 +140,8 @@ class Order(models.Model):
     order_no = models.CharField(_("order number"), max_length=64, unique=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PREPARING)
     paid_amount = models.DecimalField(_("paid amount"), **MONEY)
+    # Sum of the order's refund ledger. Changed only by a guarded UPDATE (see aftersales.ledger).
+    refunded_amount = models.DecimalField(_("refunded amount"), default=Decimal("0.00"), **MONEY)
     paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -151,10 +155,19 @@ class Order(models.Model):
         ]
         constraints = [
             models.CheckConstraint(name="order_paid_amount_not_negative", condition=Q(paid_amount__gte=0)),
+            # The last line of defence: refunds of an order never exceed what was paid.
+            models.CheckConstraint(
+                name="order_refunds_within_paid",
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("paid_amount")),
+            ),
         ]
 
     def __str__(self):
         return self.order_no
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        return self.paid_amount - self.refunded_amount
 
 
 class OrderLine(models.Model):
@@ -165,6 +178,8 @@ class OrderLine(models.Model):
     category = models.CharField(_("category"), max_length=50)
     quantity = models.PositiveIntegerField(_("quantity"))
     paid_amount = models.DecimalField(_("paid amount"), **MONEY)
+    # Sum of the line's refund ledger. Changed only by a guarded UPDATE (see aftersales.ledger).
+    refunded_amount = models.DecimalField(_("refunded amount"), default=Decimal("0.00"), **MONEY)
     domestic_physical = models.BooleanField(_("domestic physical goods"), default=True)
 
     class Meta:
@@ -175,10 +190,18 @@ class OrderLine(models.Model):
             models.UniqueConstraint(fields=["order", "line_no"], name="order_line_no_unique"),
             models.CheckConstraint(name="line_paid_amount_positive", condition=Q(paid_amount__gt=0)),
             models.CheckConstraint(name="line_quantity_positive", condition=Q(quantity__gte=1)),
+            models.CheckConstraint(
+                name="line_refunds_within_paid",
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("paid_amount")),
+            ),
         ]
 
     def __str__(self):
         return f"{self.order.order_no}#{self.line_no} {self.title}"
+
+    @property
+    def refundable_amount(self) -> Decimal:
+        return self.paid_amount - self.refunded_amount
 
 
 class Parcel(models.Model):
@@ -264,6 +287,3 @@ class PlatformEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
-
-
-ZERO = Decimal("0.00")

@@ -1,0 +1,148 @@
+"""Outbound buyer notifications: recorded in the after-sale's transaction, delivered after commit.
+
+Delivery is a django-q2 task per notification (signed POST to BUYER_NOTIFICATIONS_URL, like the
+inbound events) plus a sweep that retries the ones not yet acknowledged, with backoff.
+"""
+
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_q.tasks import async_task
+
+from shop.platform_events.transport import sign
+
+from .models import Actor, AfterSale, AfterSaleLog, BuyerNotification
+
+MAX_ATTEMPTS = 12
+BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1)]
+TIMEOUT_SECONDS = 5
+
+MESSAGES = {
+    "refuse_parcel": _("Your refund will be paid once the parcel comes back: please refuse it on delivery."),
+    "return_agreed": _("Your return was agreed: please send the goods back."),
+    "refunded": _("Your refund was paid."),
+    "rejected": _("Your request was rejected."),
+    "card": _("The merchant invites you to apply for an after-sale."),
+}
+
+
+def _enqueue(notification: BuyerNotification) -> None:
+    transaction.on_commit(lambda: async_task("aftersales.notifications.deliver", notification.pk))
+
+
+def notify_buyer(after_sale: AfterSale, kind: str, *, at=None, **extra) -> BuyerNotification:
+    payload = {
+        "kind": kind,
+        "after_sale_no": after_sale.after_sale_no,
+        "order_no": after_sale.order.order_no,
+        "line_no": after_sale.line.line_no,
+        "buyer_id": after_sale.order.buyer.external_id,
+        "message": str(MESSAGES[kind]),
+        **{key: (f"{value:.2f}" if hasattr(value, "quantize") else value) for key, value in extra.items()},
+    }
+    notification = BuyerNotification.objects.create(
+        shop_id=after_sale.shop_id,
+        order_id=after_sale.order_id,
+        line_id=after_sale.line_id,
+        after_sale=after_sale,
+        kind=kind,
+        payload=payload,
+        next_attempt_at=timezone.now() + BACKOFF[0],  # the sweep's safety net if the task is lost
+    )
+    AfterSaleLog.objects.create(
+        after_sale=after_sale,
+        action=AfterSaleLog.Action.NOTIFICATION,
+        actor=Actor.PLATFORM,
+        message=str(MESSAGES[kind]),
+        at=at or timezone.now(),
+    )
+    _enqueue(notification)
+    return notification
+
+
+def notify_card(*, order, line, user) -> BuyerNotification:
+    notification = BuyerNotification.objects.create(
+        shop_id=order.shop_id,
+        order=order,
+        line=line,
+        kind="card",
+        payload={
+            "kind": "card",
+            "order_no": order.order_no,
+            "line_no": line.line_no,
+            "buyer_id": order.buyer.external_id,
+            "message": str(MESSAGES["card"]),
+            "sent_by": user.username,
+        },
+        next_attempt_at=timezone.now() + BACKOFF[0],
+    )
+    _enqueue(notification)
+    return notification
+
+
+def _post(url: str, payload: dict) -> None:
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    timestamp = str(int(time.time()))
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Platform-Timestamp": timestamp,
+            "X-Platform-Signature": sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        if not 200 <= response.status < 300:
+            raise urllib.error.HTTPError(url, response.status, "not acknowledged", response.headers, None)
+
+
+def deliver(notification_id: int) -> str:
+    """Deliver one notification. Safe to run twice: a delivered one is left alone.
+
+    The network call happens outside any transaction or row lock; only the outcome is written.
+    """
+    notification = BuyerNotification.objects.filter(pk=notification_id).first()
+    if notification is None or notification.status != BuyerNotification.Status.PENDING:
+        return "nothing to do"
+    url = settings.BUYER_NOTIFICATIONS_URL
+    if not url:
+        BuyerNotification.objects.filter(pk=notification_id, status="pending").update(status="skipped")
+        return "skipped"
+    try:
+        _post(url, {"id": f"notification-{notification.pk}", **notification.payload})
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        attempts = notification.attempts + 1
+        delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
+        BuyerNotification.objects.filter(pk=notification_id, status="pending").update(
+            attempts=attempts,
+            last_error=str(exc)[:300],
+            next_attempt_at=timezone.now() + delay,
+            status="pending" if attempts < MAX_ATTEMPTS else "failed",
+        )
+        return "retry"
+    BuyerNotification.objects.filter(pk=notification_id, status="pending").update(
+        status="delivered", delivered_at=timezone.now(), attempts=notification.attempts + 1, last_error=""
+    )
+    return "delivered"
+
+
+def retry_due_notifications(limit: int = 500) -> int:
+    """The every-minute sweep: re-deliver pending notifications whose next attempt is due."""
+    now = timezone.now()
+    due = list(
+        BuyerNotification.objects.filter(status="pending", next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in due:
+        deliver(notification_id)
+    return len(due)

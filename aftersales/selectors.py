@@ -1,0 +1,68 @@
+"""Reads for after-sales pages, always scoped to the viewer's shop."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, QuerySet, Sum
+
+from shop.models import Parcel, Shop, TrackingEvent
+
+from . import rules
+from .models import AfterSale, AfterSaleLog, RefundEntry
+
+
+def after_sales_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
+    """The shop's after-sales with what a list row shows joined in (no per-row queries)."""
+    return AfterSale.objects.filter(shop=shop).select_related("order", "line", "buyer", "parcel__courier")
+
+
+def after_sale_detail_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
+    """The shop's after-sales with everything the detail page shows, in a fixed number of queries."""
+    return after_sales_for_shop(shop=shop).prefetch_related(
+        Prefetch("logs", queryset=AfterSaleLog.objects.select_related("user").order_by("-at", "-id")),
+        Prefetch("line__refunds", queryset=RefundEntry.objects.select_related("user").order_by("created_at", "id")),
+        Prefetch(
+            "order__parcels",
+            queryset=Parcel.objects.select_related("courier", "outlet")
+            .prefetch_related("lines", Prefetch("tracking_events", queryset=TrackingEvent.objects.order_by("-at")))
+            .order_by("id"),
+        ),
+        "order__lines",
+        "evidence",
+    )
+
+
+def order_refunds(*, shop: Shop, order_id: int) -> QuerySet[RefundEntry]:
+    return (
+        RefundEntry.objects.filter(shop=shop, order_id=order_id).select_related("line", "user").order_by("created_at")
+    )
+
+
+def abuse_stats(*, shop: Shop, buyer_ids: list[int], now: datetime) -> dict[int, dict]:
+    """Refund-only requests of each buyer in this shop over the last 90 days (羊毛党 hint), one query.
+
+    Returns {buyer_id: {"count", "amount", "flagged"}}; `flagged` is above the configured threshold.
+    """
+    from django.conf import settings
+
+    rows = (
+        AfterSale.objects.filter(
+            shop=shop,
+            buyer_id__in=set(buyer_ids),
+            type=AfterSale.Type.REFUND_ONLY,
+            applied_at__gte=now - rules.ABUSE_WINDOW,
+        )
+        .values("buyer_id")
+        .annotate(count=Count("id"), amount=Sum("refunded_amount"))
+    )
+    limit_count = settings.AFTERSALES_ABUSE_THRESHOLD_COUNT
+    limit_amount = Decimal(settings.AFTERSALES_ABUSE_THRESHOLD_AMOUNT)
+    stats = {}
+    for row in rows:
+        amount = row["amount"] or Decimal("0.00")
+        stats[row["buyer_id"]] = {
+            "count": row["count"],
+            "amount": amount,
+            "flagged": row["count"] >= limit_count or amount >= limit_amount,
+        }
+    return stats

@@ -1,0 +1,1 @@
+"""After-sales pages: the workbench, the detail and its actions, service metrics."""
