@@ -15,7 +15,7 @@ from shop.errors import DomainError, NotFound
 from shop.models import Order, OrderLine, Parcel, Shop
 
 from . import ledger, notifications, rules
-from .models import Actor, AfterSale, AfterSaleLog
+from .models import Actor, AfterSale, AfterSaleLog, RefundEntry
 
 S = AfterSale.Status
 
@@ -389,10 +389,25 @@ def reject_after_sale(
 
 @transaction.atomic
 def pay_small_amount(
-    *, after_sale_id: int, shop: Shop, user, amount: Decimal, reason: str, idempotency_key: str
+    *,
+    after_sale_id: int,
+    shop: Shop,
+    user,
+    amount: Decimal,
+    reason: str,
+    idempotency_key: str,
+    expected_version: int | None = None,
 ) -> AfterSale:
-    """Merchant-initiated compensation (小额打款) on the after-sale's line, into the ledger."""
+    """Merchant-initiated compensation (小额打款) on the after-sale's line, into the ledger.
+
+    The same idempotency key again (a double submit) pays nothing more and writes nothing.
+    """
     after_sale = _merchant_after_sale(after_sale_id, shop, None)
+    key = f"small-payment:{after_sale.line_id}:{idempotency_key}"
+    # Checked under the lock and before the version: the repeat of a payment is not a stale page.
+    if RefundEntry.objects.filter(idempotency_key=key).exists():
+        return after_sale
+    _check_version(after_sale, expected_version)
     _ensure(rules.small_payment_blocker(line_refundable=after_sale.line.refundable_amount, amount=amount))
     ledger.record_refund(
         line=after_sale.line,
@@ -402,7 +417,7 @@ def pay_small_amount(
         actor=Actor.MERCHANT,
         user=user,
         reason=reason,
-        idempotency_key=f"small-payment:{after_sale.line_id}:{idempotency_key}",
+        idempotency_key=key,
     )
     _log(
         after_sale,
@@ -492,4 +507,29 @@ def time_out_after_sale(*, after_sale_id: int, now: datetime | None = None) -> A
         _transition(after_sale, action.to_status, actor=Actor.TIMEOUT, at=now, deadline=deadline, message=reason)
         if action.to_status == S.AWAITING_BUYER_RETURN:
             notifications.notify_buyer(after_sale, "return_agreed", at=now)
+    return after_sale
+
+
+# --- interception (called by the interception layer) ---------------------------------------------
+def refund_after_interception(*, after_sale_id: int, at: datetime, label: str) -> AfterSale | None:
+    """Interception succeeded: the 48-hour rule, the interception date in the remark and flag, and the
+    automatic refund whoever the buyer is. Safe twice: a refunded after-sale is left as it is.
+    """
+    after_sale = lock_after_sale(after_sale_id)
+    if label not in after_sale.remark:
+        after_sale.remark = f"{label} {after_sale.remark}".strip()[:500]
+        after_sale.flag = AfterSale.Flag.BLUE
+        _save(after_sale, "remark", "flag")
+        _log(after_sale, AfterSaleLog.Action.REMARK, actor=Actor.INTERCEPTION, at=at, message=label)
+    if not after_sale.is_open or after_sale.status == S.ARBITRATION:
+        return after_sale
+    if after_sale.deadline is not None:
+        _set_deadline(
+            after_sale,
+            rules.deadline_after_parcel_resolved(after_sale.deadline, at),
+            actor=Actor.INTERCEPTION,
+            message=PARCEL_RESOLUTIONS[Parcel.Status.INTERCEPTED],
+            at=at,
+        )
+    _refund(after_sale, actor=Actor.INTERCEPTION, at=at, reason=_("The parcel was intercepted"))
     return after_sale

@@ -177,3 +177,12 @@ AFTERSALES_ABUSE_THRESHOLD_COUNT = 3  # refund-only requests by one buyer in 90 
 AFTERSALES_ABUSE_THRESHOLD_AMOUNT = "500.00"  # ... or this much refunded-only in yuan
 # Buyer notifications are POSTed here, signed like inbound events; empty: recorded, not sent.
 BUYER_NOTIFICATIONS_URL = os.environ.get("BUYER_NOTIFICATIONS_URL", "")
+
+# Carrier gateway for interceptions: "simulated" (in-process, default) or "http" (CARRIER_API_URL).
+CARRIER_GATEWAY = os.environ.get("CARRIER_GATEWAY", "simulated")
+CARRIER_SIMULATED_LATENCY = float(os.environ.get("CARRIER_SIMULATED_LATENCY", "0.2"))  # seconds
+CARRIER_SIMULATED_FAILURE_RATE = float(os.environ.get("CARRIER_SIMULATED_FAILURE_RATE", "0.5"))  # out for delivery
+CARRIER_API_URL = os.environ.get("CARRIER_API_URL", "http://127.0.0.1:8090")
+CARRIER_CALLBACK_SECRET = os.environ.get("CARRIER_CALLBACK_SECRET", "dev-carrier-secret")
+CARRIER_HTTP_TIMEOUT = 5.0
+CARRIER_HTTP_RETRIES = 3

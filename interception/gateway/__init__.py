@@ -1,0 +1,57 @@
+"""The carrier gateway: one interface, pre-check and launch, with a simulated and an HTTP adapter.
+
+Adapters never touch the database: they take plain facts and answer plain results, so that a
+carrier call never runs inside a transaction or while a row lock is held.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class ParcelFacts:
+    service_order_id: int | None  # our id: the idempotency key of a launch
+    courier: str
+    tracking_no: str
+    status: str  # the parcel's logistics status as we know it
+
+
+@dataclass(frozen=True)
+class Precheck:
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    """`status` is "processing" (the result comes later by callback), "succeeded" or "failed"."""
+
+    status: str
+    reason: str = ""
+    carrier_ref: str = ""
+    occurred_at: datetime | None = None
+
+
+class CarrierError(Exception):
+    """The carrier could not be reached or answered nonsense: the task retries later."""
+
+
+class Gateway(Protocol):
+    def precheck(self, parcel: ParcelFacts) -> Precheck: ...
+
+    def launch(self, parcel: ParcelFacts) -> LaunchResult: ...
+
+
+ADAPTERS = {
+    "simulated": "interception.gateway.simulated.SimulatedGateway",
+    "http": "interception.gateway.http.HttpGateway",
+}
+
+
+def get_gateway() -> Gateway:
+    name = settings.CARRIER_GATEWAY
+    return import_string(ADAPTERS[name])()

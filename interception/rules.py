@@ -1,0 +1,64 @@
+"""Interception rules as pure functions: eligibility, fee selection, the assistant rule's match."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+from aftersales.models import AfterSale
+from shop.models import Parcel
+
+ONLINE_FEE = Decimal("3.00")  # per order, charged on success, passed on to the courier
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    after_sale_status: str
+    after_sale_type: str
+    parcel_status: str | None  # None: not shipped
+    courier_supports_online: bool
+    has_live_service_order: bool
+
+
+def interception_blocker(facts: Eligibility) -> str | None:
+    """Why this parcel cannot be intercepted for this after-sale now, or None."""
+    if facts.after_sale_type != AfterSale.Type.REFUND_ONLY:
+        return str(_("only refund-only after-sales are intercepted"))
+    if facts.after_sale_status not in (AfterSale.Status.PENDING_MERCHANT, AfterSale.Status.REFUND_AFTER_REFUSAL):
+        return str(_("the after-sale is not open for a refund"))
+    if facts.parcel_status is None:
+        return str(_("the goods have not shipped"))
+    if facts.has_live_service_order:
+        return str(_("an interception of this parcel is already under way or done"))
+    if facts.parcel_status == Parcel.Status.SIGNED:
+        return str(_("already signed"))
+    if facts.parcel_status not in Parcel.MOVING_STATUSES:
+        return str(_("the parcel is not on its way to the buyer"))
+    if not facts.courier_supports_online:
+        return str(_("unsupported courier"))
+    return None
+
+
+@dataclass(frozen=True)
+class Fee:
+    mode: str
+    amount: Decimal
+    partnership_id: int | None
+
+
+def fee_for(*, active_partnership_id: int | None, partnership_fee: Decimal | None) -> Fee:
+    """Offline at the partnership's fee whenever the shop has an active one with the parcel's outlet."""
+    if active_partnership_id is not None and partnership_fee is not None:
+        return Fee(mode="offline", amount=partnership_fee, partnership_id=active_partnership_id)
+    return Fee(mode="online", amount=ONLINE_FEE, partnership_id=None)
+
+
+def assistant_rule_matches(
+    *, enabled: bool, min_amount: Decimal, max_amount: Decimal, courier_ids: set[int], amount: Decimal, courier_id: int
+) -> bool:
+    """The "快递拦截自动退" rule: on, amount within range, courier chosen (no courier chosen: all)."""
+    if not enabled:
+        return False
+    if not min_amount <= amount <= max_amount:
+        return False
+    return not courier_ids or courier_id in courier_ids
