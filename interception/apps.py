@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class InterceptionConfig(AppConfig):
     name = "interception"
     verbose_name = _("Courier interception")
+
+    def ready(self):
+        from . import assistant, event_handlers
+
+        assistant.register()
+        event_handlers.register()

@@ -130,11 +130,14 @@ def record_parcel_status(
     *, courier_code: str, tracking_no: str, status: str, at: datetime, note: str = ""
 ) -> ParcelStatusResult:
     """Record a tracking event; it moves the parcel only when it is not older than the latest one."""
+    found = Parcel.objects.filter(courier__code=courier_code, tracking_no=tracking_no).values("pk", "order_id").first()
+    if found is not None:
+        # The order first, as everywhere: every writer touching this parcel's order queues behind it.
+        Order.objects.select_for_update().filter(pk=found["order_id"]).first()
     parcel = (
-        Parcel.objects.select_for_update()
-        .select_related("order", "courier")
-        .filter(courier__code=courier_code, tracking_no=tracking_no)
-        .first()
+        Parcel.objects.select_for_update().select_related("order", "courier").filter(pk=found["pk"]).first()
+        if found
+        else None
     )
     if parcel is None:
         raise NotFound(_("Parcel %(courier)s %(no)s does not exist.") % {"courier": courier_code, "no": tracking_no})

@@ -1,0 +1,212 @@
+"""Launching interceptions: from the after-sale detail, the IM card, in bulk and by pasting numbers.
+
+Every launch goes through a preview of the pre-check and the fee, then a batch page where the
+results arrive live (a small script polls the batch's status; without it, reload the page).
+"""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.contrib import messages
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.generic import DetailView
+
+from aftersales.filters import filtered_after_sales
+from aftersales.models import AfterSale
+from aftersales.selectors import after_sales_for_shop
+from shop.access import MerchantRequiredMixin
+from shop.errors import DomainError
+
+from .. import batches as selectors
+from .. import services
+from ..models import ServiceOrder
+
+MAX_BULK = 5000  # one batch; the workbench's "all filtered" beyond this asks to narrow the filters
+MAX_PASTE = 1000
+
+
+def _ids(values) -> list[int]:
+    return sorted({int(v) for v in values if str(v).isdigit()})
+
+
+def preview_context(candidates) -> dict:
+    """Group the eligible parcels by courier and settlement mode, with the total fee; list the refused."""
+    groups: dict[tuple, dict] = defaultdict(lambda: {"count": 0, "fee": Decimal("0.00"), "items": []})
+    refused = []
+    for candidate in candidates:
+        if not candidate.ok:
+            refused.append(candidate)
+            continue
+        key = (candidate.parcel.courier.code, candidate.parcel.courier.name, candidate.fee.mode)
+        group = groups[key]
+        group["count"] += 1
+        group["fee"] += candidate.fee.amount
+        group["items"].append(candidate)
+    rows = [
+        {"code": code, "courier": name, "mode": mode, **values} for (code, name, mode), values in sorted(groups.items())
+    ]
+    eligible = [c for c in candidates if c.ok]
+    return {
+        "groups": rows,
+        "refused": refused,
+        "eligible_ids": [c.after_sale.pk for c in eligible],
+        "total_fee": sum((c.fee.amount for c in eligible), Decimal("0.00")),
+        "total_count": len(eligible),
+    }
+
+
+class InterceptView(MerchantRequiredMixin, View):
+    """The interception page of one after-sale: every parcel of the order that has an open
+    refund-only after-sale, with courier, goods, fee and pre-check; tick and launch.
+    """
+
+    template_name = "interception/intercept.html"
+    via = ServiceOrder.Via.DETAIL
+
+    def get(self, request, after_sale_no):
+        after_sale = get_object_or_404(after_sales_for_shop(shop=self.shop), after_sale_no=after_sale_no)
+        siblings = list(
+            AfterSale.objects.filter(
+                shop=self.shop,
+                order_id=after_sale.order_id,
+                type=AfterSale.Type.REFUND_ONLY,
+                status__in=AfterSale.OPEN_STATUSES,
+            ).values_list("pk", flat=True)
+        )
+        candidates = services.candidates_for(shop=self.shop, after_sale_ids=sorted({after_sale.pk, *siblings}))
+        context = {"after_sale": after_sale, "candidates": candidates, "via": self.via, **preview_context(candidates)}
+        return render(request, self.template_name, context)
+
+
+class ImCardView(InterceptView):
+    """The compact after-sale card of the IM workbench (飞鸽), with the same interception action."""
+
+    template_name = "interception/im_card.html"
+    via = ServiceOrder.Via.IM_CARD
+
+
+class LaunchView(MerchantRequiredMixin, View):
+    """Confirm: create a batch of service orders for the ticked after-sales and follow it."""
+
+    def post(self, request):
+        via = request.POST.get("via", ServiceOrder.Via.DETAIL)
+        if via not in ServiceOrder.Via.values:
+            via = ServiceOrder.Via.DETAIL
+        ids = _ids(request.POST.getlist("after_sale"))
+        if not ids:
+            messages.error(request, _("Tick at least one parcel to intercept."))
+            return redirect(request.POST.get("back") or "interception:home")
+        # Pasted numbers that matched nothing travel from the preview to the batch in the session.
+        pasted = request.session.pop("interception_skipped", [])
+        skipped = pasted if via == ServiceOrder.Via.PASTE else []
+        batch = services.create_batch(shop=self.shop, user=request.user, via=via, after_sale_ids=ids, skipped=skipped)
+        launched = batch.service_orders.count()
+        messages.success(request, _("%(n)s interception(s) sent to the couriers.") % {"n": launched})
+        return redirect("interception:batch", pk=batch.pk)
+
+
+class BulkPreviewView(MerchantRequiredMixin, View):
+    """From the workbench: the selected rows, or every row of the current filters."""
+
+    def post(self, request):
+        if request.POST.get("all_filtered"):
+            params = request.POST.get("query", "")
+            from django.http import QueryDict
+
+            queryset = filtered_after_sales(after_sales_for_shop(shop=self.shop), QueryDict(params), now=timezone.now())
+            ids = list(queryset.order_by("deadline", "pk").values_list("pk", flat=True)[: MAX_BULK + 1])
+        else:
+            ids = _ids(request.POST.getlist("selected"))
+        if not ids:
+            messages.error(request, _("Select at least one after-sale to intercept."))
+            return redirect("aftersales:workbench")
+        if len(ids) > MAX_BULK:
+            messages.error(request, _("More than %(n)s after-sales: narrow the filters.") % {"n": MAX_BULK})
+            return redirect("aftersales:workbench")
+        candidates = services.candidates_for(shop=self.shop, after_sale_ids=ids)
+        context = {"via": ServiceOrder.Via.BULK, "skipped": [], **preview_context(candidates)}
+        return render(request, "interception/preview.html", context)
+
+
+class PasteView(MerchantRequiredMixin, View):
+    """Paste tracking numbers (one per line, or separated by spaces or commas): the same preview."""
+
+    template_name = "interception/paste.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"text": ""})
+
+    def post(self, request):
+        text = request.POST.get("tracking_numbers", "")
+        numbers = list(dict.fromkeys(n.strip() for n in text.replace(",", " ").split() if n.strip()))
+        if not numbers:
+            messages.error(request, _("Paste at least one tracking number."))
+            return render(request, self.template_name, {"text": text})
+        if len(numbers) > MAX_PASTE:
+            messages.error(request, _("At most %(n)s tracking numbers at once.") % {"n": MAX_PASTE})
+            return render(request, self.template_name, {"text": text})
+        found = selectors.open_refund_only_by_tracking(shop=self.shop, tracking_numbers=numbers)
+        skipped = [
+            {"ref": number, "reason": _("no open refund-only after-sale of your shop has this tracking number")}
+            for number in numbers
+            if number not in found
+        ]
+        candidates = services.candidates_for(shop=self.shop, after_sale_ids=list(found.values()))
+        request.session["interception_skipped"] = skipped
+        context = {"via": ServiceOrder.Via.PASTE, "skipped": skipped, **preview_context(candidates)}
+        return render(request, "interception/preview.html", context)
+
+
+class BatchView(MerchantRequiredMixin, DetailView):
+    template_name = "interception/batch.html"
+    context_object_name = "batch"
+
+    def get_queryset(self):
+        return selectors.batches_for_shop(shop=self.shop)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["orders"] = selectors.batch_service_orders(batch=self.object)
+        context["progress"] = selectors.batch_progress(batch=self.object, orders=context["orders"])
+        return context
+
+
+class BatchStatusView(MerchantRequiredMixin, View):
+    """JSON for the live progress of a batch page."""
+
+    def get(self, request, pk):
+        batch = selectors.batches_for_shop(shop=self.shop).filter(pk=pk).first()
+        if batch is None:
+            raise Http404
+        orders = selectors.batch_service_orders(batch=batch)
+        return JsonResponse(
+            {
+                "progress": selectors.batch_progress(batch=batch, orders=orders),
+                "orders": [
+                    {
+                        "id": order.pk,
+                        "status": order.status,
+                        "status_label": str(order.get_status_display()),
+                        "reason": order.failure_reason,
+                    }
+                    for order in orders
+                ],
+            }
+        )
+
+
+class BatchRetryView(MerchantRequiredMixin, View):
+    def post(self, request, pk):
+        batch = get_object_or_404(selectors.batches_for_shop(shop=self.shop), pk=pk)
+        try:
+            services.retry_failed(batch=batch, user=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("The failed interceptions were sent again where still possible."))
+        return redirect(reverse("interception:batch", kwargs={"pk": batch.pk}))
