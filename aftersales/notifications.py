@@ -4,6 +4,7 @@ Delivery is a django-q2 task per notification (signed POST to BUYER_NOTIFICATION
 inbound events) plus a sweep that retries the ones not yet acknowledged, with backoff.
 """
 
+import http.client
 import json
 import time
 import urllib.error
@@ -119,7 +120,8 @@ def deliver(notification_id: int) -> str:
         return "skipped"
     try:
         _post(url, {"id": f"notification-{notification.pk}", **notification.payload})
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: a reply that is not HTTP at all (BadStatusLine, …) is a failed attempt too.
         attempts = notification.attempts + 1
         delay = BACKOFF[min(attempts - 1, len(BACKOFF) - 1)]
         BuyerNotification.objects.filter(pk=notification_id, status="pending").update(

@@ -44,7 +44,8 @@ def lock_after_sale(after_sale_id: int, *, shop: Shop | None = None) -> AfterSal
     ids = scope.values("order_id", "line_id").first()
     if ids is None:
         raise NotFound(_("After-sale not found."))
-    order = Order.objects.select_for_update().select_related("shop").get(pk=ids["order_id"])
+    # of=("self",): lock the order row only, not the shop's (which would queue the whole shop's writes).
+    order = Order.objects.select_for_update(of=("self",)).select_related("shop").get(pk=ids["order_id"])
     line = OrderLine.objects.select_for_update().get(pk=ids["line_id"])
     after_sale = AfterSale.objects.select_for_update().get(pk=after_sale_id)
     line.order = order
@@ -124,8 +125,17 @@ def _set_deadline(after_sale: AfterSale, deadline: datetime, *, actor, message, 
 
 
 def _refund(after_sale: AfterSale, *, actor, user=None, at=None, reason="", amount: Decimal | None = None) -> None:
-    """Refund the after-sale (all of what is still due, capped by the line) and close it as refunded."""
+    """Refund the after-sale (all of what is still due, capped by the line) and close it as refunded.
+
+    When nothing is left to refund on the line (small payments used it up), it closes instead: the
+    buyer is never told "refunded" for 0.00.
+    """
     due = min(amount or after_sale.amount - after_sale.refunded_amount, after_sale.line.refundable_amount)
+    if due <= 0 and after_sale.refunded_amount == 0:
+        _transition(
+            after_sale, S.CLOSED, actor=actor, user=user, at=at, message=_("Nothing is left to refund on the line")
+        )
+        return
     if due > 0:
         ledger.record_refund(
             line=after_sale.line,
@@ -165,7 +175,12 @@ def apply_for_after_sale(
     *, after_sale_no, order_no, line_no, type, reason, amount: Decimal, note: str, at: datetime
 ) -> AfterSale:
     """A buyer's application. Refuses with the contract's 409 codes; may agree refund after refusal."""
-    order = Order.objects.select_for_update().select_related("shop", "buyer").filter(order_no=order_no).first()
+    order = (
+        Order.objects.select_for_update(of=("self",))  # not the shop's and buyer's rows
+        .select_related("shop", "buyer")
+        .filter(order_no=order_no)
+        .first()
+    )
     if order is None:
         raise NotFound(_("Order %(no)s does not exist.") % {"no": order_no})
     line = OrderLine.objects.select_for_update().filter(order=order, line_no=line_no).first()
@@ -471,18 +486,39 @@ def flag_and_remark(
 
 
 @transaction.atomic
-def send_after_sale_card(*, shop: Shop, user, line_id: int):
-    """Invite the buyer to apply (飞鸽 card), only when the application rules allow an application."""
+def send_after_sale_card(
+    *, shop: Shop, user, line_id: int, after_sale_id: int | None = None, expected_version: int | None = None
+):
+    """Invite the buyer to apply (飞鸽 card), only when the application rules allow an application.
+
+    Sent from an after-sale's page (`after_sale_id`): refused when that page is stale, and recorded in
+    that after-sale's history.
+    """
     line = OrderLine.objects.filter(pk=line_id, order__shop=shop).values("order_id").first()
     if line is None:
         raise NotFound(_("Order line not found."))
     order = Order.objects.select_for_update().get(pk=line["order_id"])
     line = OrderLine.objects.select_for_update().get(pk=line_id)
+    after_sale = None
+    if after_sale_id is not None:
+        after_sale = AfterSale.objects.select_for_update().filter(pk=after_sale_id, line=line).first()
+        if after_sale is None:
+            raise NotFound(_("After-sale not found."))
+        _check_version(after_sale, expected_version)
     try:
         rules.check_application(application_facts(order, line), type=AfterSale.Type.REFUND_ONLY, amount=None)
     except rules.Refusal as refusal:
         raise DomainError(refusal.message, code=refusal.code) from None
-    return notifications.notify_card(order=order, line=line, user=user)
+    notification = notifications.notify_card(order=order, line=line, user=user)
+    if after_sale is not None:
+        _log(
+            after_sale,
+            AfterSaleLog.Action.NOTIFICATION,
+            actor=Actor.MERCHANT,
+            user=user,
+            message=notifications.MESSAGES["card"],
+        )
+    return notification
 
 
 # --- the platform --------------------------------------------------------------------------------
@@ -494,7 +530,8 @@ def time_out_after_sale(*, after_sale_id: int, now: datetime | None = None) -> A
         after_sale = lock_after_sale(after_sale_id)
     except NotFound:
         return None
-    if not after_sale.is_open or after_sale.deadline is None or after_sale.deadline > now:
+    # Due once the deadline has passed: at the deadline itself the merchant may still act (as in the sweep).
+    if not after_sale.is_open or after_sale.deadline is None or after_sale.deadline >= now:
         return None
     action = rules.timeout_action(after_sale.status, after_sale.type)
     if action is None:
@@ -532,4 +569,44 @@ def refund_after_interception(*, after_sale_id: int, at: datetime, label: str) -
             at=at,
         )
     _refund(after_sale, actor=Actor.INTERCEPTION, at=at, reason=_("The parcel was intercepted"))
+    return after_sale
+
+
+# --- platform operators (the admin) --------------------------------------------------------------
+@transaction.atomic
+def escalate_to_arbitration(*, after_sale_id: int, user, note: str = "") -> AfterSale:
+    """Platform intervention (平台介入): operators will decide. No merchant deadline runs meanwhile."""
+    after_sale = lock_after_sale(after_sale_id)
+    _transition(
+        after_sale,
+        S.ARBITRATION,
+        actor=Actor.OPERATOR,
+        user=user,
+        message=note or _("Escalated to platform arbitration"),
+        deadline=None,
+    )
+    return after_sale
+
+
+@transaction.atomic
+def decide_arbitration(*, after_sale_id: int, user, refund: bool, note: str = "") -> AfterSale:
+    """An operator's ruling on an after-sale in arbitration: refund the buyer, or reject for the merchant."""
+    after_sale = lock_after_sale(after_sale_id)
+    if after_sale.status != S.ARBITRATION:
+        raise DomainError(
+            _("After-sale %(no)s is “%(status)s”, not in platform arbitration: nothing was done.")
+            % {"no": after_sale.after_sale_no, "status": after_sale.get_status_display()},
+            code="invalid_transition",
+        )
+    if refund:
+        if after_sale.line.refundable_amount <= 0:
+            raise DomainError(
+                _("Nothing is left to refund on the line of after-sale %(no)s.") % {"no": after_sale.after_sale_no},
+                code="nothing_refundable",
+            )
+        _refund(after_sale, actor=Actor.OPERATOR, user=user, reason=note or _("Platform arbitration: refund"))
+    else:
+        message = note or _("Platform arbitration: rejected")
+        _transition(after_sale, S.REJECTED, actor=Actor.OPERATOR, user=user, message=message)
+        notifications.notify_buyer(after_sale, "rejected", reason=str(message), note=note)
     return after_sale

@@ -1,20 +1,25 @@
 """django-q2 entry points. Each takes ids, re-reads rows and is safe to run twice or concurrently."""
 
+import logging
+from datetime import datetime
+
 from django.utils import timezone
 
 from . import notifications, services
 from .models import AfterSale
 
+logger = logging.getLogger(__name__)
+
 SWEEP_BATCH = 500
 
 
-def sweep_overdue_after_sales(limit: int | None = None) -> int:
+def sweep_overdue_after_sales(limit: int | None = None, *, now: datetime | None = None) -> int:
     """Every minute: the platform acts on each open after-sale whose merchant deadline has passed.
 
     Each after-sale is handled in its own short transaction under its row locks, and the service
-    re-checks the deadline under the lock, so two sweeps at once never act twice.
+    re-checks the deadline under the lock, so two sweeps at once never act twice. `now` is for tests.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     handled = 0
     last_id = 0
     while limit is None or handled < limit:
@@ -27,8 +32,11 @@ def sweep_overdue_after_sales(limit: int | None = None) -> int:
         if not batch:
             break
         for after_sale_id in batch:
-            if services.time_out_after_sale(after_sale_id=after_sale_id, now=now) is not None:
-                handled += 1
+            try:
+                if services.time_out_after_sale(after_sale_id=after_sale_id, now=now) is not None:
+                    handled += 1
+            except Exception:  # one broken after-sale must not stop the platform acting on the others
+                logger.exception("timeout of after-sale %s failed", after_sale_id)
         last_id = batch[-1]
     return handled
 

@@ -1,10 +1,9 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from interception.callbacks import carrier_callback
 from shop import views as shop_views
 from shop.platform_events.views import platform_events
 
@@ -24,7 +23,8 @@ urlpatterns = [
     path("outlet/", include("interception.outlet_urls")),
     path("admin/", admin.site.urls),
     path("api/platform/events", platform_events, name="platform-events"),
+    path("api/carrier/callback", carrier_callback, name="carrier-callback"),
 ]
 
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files (evidence, exports) are never served from MEDIA_URL, even in development: only
+# through views that check the viewer's shop.

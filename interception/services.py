@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
@@ -157,7 +157,7 @@ def run_service_order(service_order_id: int) -> str:
         return "waiting for the carrier's callback"
     with transaction.atomic():
         moved = ServiceOrder.objects.filter(pk=service_order_id, status__in=ServiceOrder.PENDING_STATUSES).update(
-            status=SO.PROCESSING, attempts=service_order.attempts + 1
+            status=SO.PROCESSING, attempts=F("attempts") + 1
         )
         if moved and service_order.status == SO.SUBMITTED:
             _log(service_order, SO.SUBMITTED, SO.PROCESSING, _("Sent to the carrier"))
@@ -183,7 +183,9 @@ def _lock_service_order(service_order_id: int) -> ServiceOrder:
     if ids is None:
         raise NotFound(_("Service order not found."))
     aftersales_services.lock_after_sale(ids["after_sale_id"])
-    return ServiceOrder.objects.select_for_update().select_related("parcel__courier").get(pk=service_order_id)
+    return (
+        ServiceOrder.objects.select_for_update(of=("self",)).select_related("parcel__courier").get(pk=service_order_id)
+    )
 
 
 RESULT_STATUSES = {SO.SUCCEEDED, SO.FAILED, SO.RETURNING, SO.RETURNED, SO.RETURN_FAILED}

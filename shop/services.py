@@ -135,7 +135,7 @@ def record_parcel_status(
         # The order first, as everywhere: every writer touching this parcel's order queues behind it.
         Order.objects.select_for_update().filter(pk=found["order_id"]).first()
     parcel = (
-        Parcel.objects.select_for_update().select_related("order", "courier").filter(pk=found["pk"]).first()
+        Parcel.objects.select_for_update(of=("self",)).select_related("order", "courier").filter(pk=found["pk"]).first()
         if found
         else None
     )

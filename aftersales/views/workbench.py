@@ -1,9 +1,163 @@
-from django.views.generic import TemplateView
+"""The workbench (the merchant's home), its bulk flag and remark, and its exports."""
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django.views import View
+from django.views.generic import DetailView
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+from django_tables2.paginators import LazyPaginator
 
 from shop.access import MerchantRequiredMixin
+from shop.errors import DomainError, NotFound
+
+from .. import exports, filters, selectors, services
+from ..models import AfterSale, ExportJob
+from ..tables import WorkbenchTable
+
+KEEP_FLAG, NO_FLAG = "", "none"
 
 
-class WorkbenchView(MerchantRequiredMixin, TemplateView):
-    """The merchant's home. Until the after-sales capability lands it says so and links to orders."""
+class BulkFlagForm(forms.Form):
+    """The flag and remark for the ticked rows; `ids` and `version_<id>` come from the table."""
 
+    def __init__(self, *args, **kwargs):
+        # The filter form on the same page has its own "flag": keep the element ids apart.
+        kwargs.setdefault("auto_id", "id_bulk_%s")
+        super().__init__(*args, **kwargs)
+
+    flag = forms.ChoiceField(
+        label=_("Flag"),
+        required=False,
+        choices=[
+            (KEEP_FLAG, _("keep the flag")),
+            (NO_FLAG, _("remove the flag")),
+            *[(c.value, c.label) for c in AfterSale.Flag if c.value],
+        ],
+    )
+    remark = forms.CharField(
+        label=_("Remark"),
+        required=False,
+        max_length=500,
+        widget=forms.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
+    )
+    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["versions"] = {int(pk): int(self.data[f"version_{int(pk)}"]) for pk in self.data.getlist("ids")}
+        except (KeyError, ValueError):
+            raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
+        flag = data.get("flag", KEEP_FLAG)
+        data["flag"] = None if flag == KEEP_FLAG else ("" if flag == NO_FLAG else flag)
+        data["remark"] = "" if data.get("clear_remark") else (data.get("remark") or None)
+        return data
+
+
+def workbench_url(params) -> str:
+    """The workbench with the same filters, page and sort as the page the merchant came from."""
+    url = reverse("aftersales:workbench")
+    return f"{url}?{params.urlencode()}" if params else url
+
+
+class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+    """The merchant's home: every after-sale of the shop, what times out first on top."""
+
+    table_class = WorkbenchTable
+    filterset_class = filters.WorkbenchFilter
     template_name = "aftersales/workbench.html"
+    paginator_class = LazyPaginator  # no COUNT(*) of the shop's after-sales on any page
+
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        self.now = timezone.now()
+
+    def get_queryset(self):
+        return selectors.after_sales_for_shop(shop=self.shop)
+
+    def get_filterset_kwargs(self, filterset_class):
+        return {**super().get_filterset_kwargs(filterset_class), "now": self.now}
+
+    def get_table_kwargs(self):
+        return {"shop": self.shop, "now": self.now}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["quick_views"] = filters.quick_view_counts(
+            self.get_queryset(), current_params=self.request.GET, now=self.now
+        )
+        context["bulk_form"] = BulkFlagForm()
+        context["filter_query"] = filters.filter_query(self.request.GET)
+        return context
+
+
+class BulkFlagView(MerchantRequiredMixin, View):
+    """Flag and/or remark the ticked after-sales, all or none: a stale row refuses the lot."""
+
+    def post(self, request):
+        form = BulkFlagForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, next(iter(form.errors.values()))[0])
+            return redirect(workbench_url(request.GET))
+        data = form.cleaned_data
+        try:
+            rows = services.flag_and_remark(
+                shop=self.shop, user=request.user, versions=data["versions"], flag=data["flag"], remark=data["remark"]
+            )
+        except (DomainError, NotFound) as refusal:
+            messages.error(request, refusal.message)
+        else:
+            count = len(rows)
+            message = ngettext("%(count)d after-sale updated.", "%(count)d after-sales updated.", count)
+            messages.success(request, message % {"count": count})
+        return redirect(workbench_url(request.GET))
+
+
+class WorkbenchCsvView(MerchantRequiredMixin, View):
+    """Exactly the rows the workbench lists for the same querystring, streamed as CSV."""
+
+    def get(self, request):
+        now = timezone.now()
+        rows = filters.filtered_after_sales(selectors.after_sales_for_shop(shop=self.shop), request.GET, now=now)
+        response = StreamingHttpResponse(exports.csv_chunks(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{exports.export_filename("csv", now)}"'
+        return response
+
+
+class ExportStartView(MerchantRequiredMixin, View):
+    """Start an XLSX export of the filtered rows in the worker, then show its progress."""
+
+    def post(self, request):
+        job = exports.start_xlsx_export(shop=self.shop, user=request.user, params=request.GET)
+        return redirect("aftersales:export-detail", pk=job.pk)
+
+
+class ExportDetailView(MerchantRequiredMixin, DetailView):
+    template_name = "aftersales/export_detail.html"
+    context_object_name = "job"
+
+    def get_queryset(self):
+        return exports.jobs_for_shop(shop=self.shop)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        job = self.object
+        context["running"] = job.status in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+        context["percent"] = min(100, job.rows_done * 100 // job.rows_total) if job.rows_total else 0
+        context["workbench_url"] = reverse("aftersales:workbench") + (f"?{job.query}" if job.query else "")
+        return context
+
+
+class ExportDownloadView(MerchantRequiredMixin, View):
+    def get(self, request, pk):
+        job = get_object_or_404(exports.jobs_for_shop(shop=self.shop), pk=pk, status=ExportJob.Status.DONE)
+        if not job.file:
+            raise Http404
+        return FileResponse(job.file.open("rb"), as_attachment=True, filename=job.file.name.rsplit("/", 1)[-1])

@@ -184,5 +184,8 @@ CARRIER_SIMULATED_LATENCY = float(os.environ.get("CARRIER_SIMULATED_LATENCY", "0
 CARRIER_SIMULATED_FAILURE_RATE = float(os.environ.get("CARRIER_SIMULATED_FAILURE_RATE", "0.5"))  # out for delivery
 CARRIER_API_URL = os.environ.get("CARRIER_API_URL", "http://127.0.0.1:8090")
 CARRIER_CALLBACK_SECRET = os.environ.get("CARRIER_CALLBACK_SECRET", "dev-carrier-secret")
+# Where the carrier POSTs results (sent with each launch); signed callbacks older than the window are refused.
+CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:8000/api/carrier/callback")
+CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300
 CARRIER_HTTP_TIMEOUT = 5.0
 CARRIER_HTTP_RETRIES = 3

@@ -36,8 +36,9 @@ def test_successful_interception_charges_3_yuan_refunds_the_buyer_and_marks_the_
 def test_an_active_partnership_with_the_outlet_makes_it_offline_at_the_agreed_fee(
     refund_only_in_transit, shop, merchant, yto_outlet
 ):
-    apply_for_partnerships(shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk],
-                           fee=Decimal("2.50"))
+    apply_for_partnerships(
+        shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("2.50")
+    )
     after_sale = refund_only_in_transit()
 
     services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="bulk")
@@ -49,8 +50,9 @@ def test_an_active_partnership_with_the_outlet_makes_it_offline_at_the_agreed_fe
 def test_a_signed_parcel_is_not_launched_and_says_why(refund_only_in_transit, shop, merchant):
     after_sale = refund_only_in_transit(status=Parcel.Status.SIGNED)
 
-    created, skipped = services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk],
-                                                     via="detail")
+    created, skipped = services.launch_interceptions(
+        shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail"
+    )
 
     assert created == []
     assert [reason for _a, reason in skipped] == ["already signed"]
@@ -73,13 +75,17 @@ def test_running_the_task_again_after_success_neither_charges_nor_refunds_twice(
     assert AfterSale.objects.get().refunded_amount == Decimal("129.00")
 
 
-@pytest.mark.parametrize(("first", "second", "final"), [
-    ("succeeded", "failed", "succeeded"),
-    ("returned", "returning", "returned"),
-    ("failed", "succeeded", "failed"),
-])
-def test_a_result_never_moves_a_service_order_back(refund_only_in_transit, shop, merchant, monkeypatch,
-                                                   first, second, final):
+@pytest.mark.parametrize(
+    ("first", "second", "final"),
+    [
+        ("succeeded", "failed", "succeeded"),
+        ("returned", "returning", "returned"),
+        ("failed", "succeeded", "failed"),
+    ],
+)
+def test_a_result_never_moves_a_service_order_back(
+    refund_only_in_transit, shop, merchant, monkeypatch, first, second, final
+):
     monkeypatch.setattr("interception.services.async_task", lambda *a, **k: None)
     after_sale = refund_only_in_transit()
     services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail")

@@ -7,10 +7,13 @@ import random
 import zlib
 from datetime import timedelta
 from decimal import Decimal
+from importlib import import_module
 
+from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
 from shop import demo
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
@@ -32,7 +35,18 @@ class Command(BaseCommand):
         self.seed_accounts(shops, outlets)
         created = self.seed_orders(shops["demo-shop"], "DS", options["orders"], demo.PRODUCTS, outlets, rng)
         created += self.seed_orders(shops["demo-global"], "DG", 40, demo.GLOBAL_PRODUCTS, outlets, rng)
+        self.seed_other_apps(options["seed"])
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({created} new orders). Password: demo-pass"))
+
+    def seed_other_apps(self, seed: int) -> None:
+        """Each higher app adds its own demo data through its `demo_seed.seed()`: shop imports none of them.
+
+        Apps run in INSTALLED_APPS order (the layer order), each with its own repeatable random source.
+        """
+        for app_config in apps.get_app_configs():
+            if app_config.name != "shop" and module_has_submodule(app_config.module, "demo_seed"):
+                hook = import_module(f"{app_config.name}.demo_seed")
+                hook.seed(stdout=self.stdout, rng=random.Random(f"{seed}:{app_config.label}"))
 
     def seed_couriers(self) -> dict[str, Courier]:
         couriers = {}

@@ -1,0 +1,227 @@
+"""The workbench's FilterSet, its quick views, and the querystring that exports store and replay.
+
+One FilterSet decides which after-sales a merchant sees: the page, the quick-view counts, the CSV and
+the XLSX job all build it, so an export holds exactly the rows the page listed.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.http import QueryDict
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from shop.filters import start_of_day
+from shop.models import Courier, Parcel
+
+from . import rules
+from .models import AfterSale
+
+S = AfterSale.Status
+OPEN = "open"  # pseudo-status: every open status
+NO_FLAG = "none"  # the empty flag, spelled so that it differs from "any flag"
+
+# Forward logistics states as merchants think of them, mapped to the parcel statuses they cover.
+LOGISTICS_STATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "in_transit": (_("in transit"), Parcel.MOVING_STATUSES),
+    "refused": (_("refused"), (Parcel.Status.REFUSED,)),
+    "signed": (_("signed"), (Parcel.Status.SIGNED,)),
+    "intercepted": (_("intercepted or returning"), (Parcel.Status.INTERCEPTED, Parcel.Status.RETURNING)),
+    "returned": (_("returned"), (Parcel.Status.RETURNED,)),
+    "problem": (_("exception, lost or damaged"), (Parcel.Status.EXCEPTION, Parcel.Status.LOST, Parcel.Status.DAMAGED)),
+}
+MAX_DEADLINE_HOURS = 24 * 30
+
+
+class WorkbenchFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_search",
+        widget=forms.TextInput(attrs={"placeholder": _("After-sale, order or tracking no., buyer")}),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=[(OPEN, _("all open")), *S.choices], method="filter_status"
+    )
+    type = django_filters.ChoiceFilter(label=_("Type"), choices=AfterSale.Type.choices)
+    reason = django_filters.ChoiceFilter(label=_("Reason"), choices=AfterSale.Reason.choices)
+    logistics = django_filters.ChoiceFilter(
+        label=_("Logistics"),
+        choices=[(key, label) for key, (label, _statuses) in LOGISTICS_STATES.items()],
+        method="filter_logistics",
+    )
+    courier = django_filters.ModelChoiceFilter(
+        label=_("Courier"), queryset=Courier.objects.all(), to_field_name="code", method="filter_courier"
+    )
+    flag = django_filters.ChoiceFilter(
+        label=_("Flag"),
+        choices=[(NO_FLAG, _("no flag")), *[(c.value, c.label) for c in AfterSale.Flag if c.value]],
+        method="filter_flag",
+    )
+    multi_refund = django_filters.ChoiceFilter(
+        label=_("Repeat refund"), choices=[("1", _("yes")), ("0", _("no"))], method="filter_multi_refund"
+    )
+    deadline_within = django_filters.NumberFilter(
+        label=_("Deadline within (hours)"),
+        method="filter_deadline_within",
+        min_value=1,
+        max_value=MAX_DEADLINE_HOURS,
+        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_DEADLINE_HOURS, "step": 1, "class": "short"}),
+    )
+    amount_min = django_filters.NumberFilter(
+        label=_("Amount from"),
+        field_name="amount",
+        lookup_expr="gte",
+        widget=forms.NumberInput(attrs={"step": "0.01", "class": "short"}),
+    )
+    amount_max = django_filters.NumberFilter(
+        label=_("Amount to"),
+        field_name="amount",
+        lookup_expr="lte",
+        widget=forms.NumberInput(attrs={"step": "0.01", "class": "short"}),
+    )
+    applied_from = django_filters.DateFilter(
+        label=_("Applied from"), method="filter_applied_from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    applied_to = django_filters.DateFilter(
+        label=_("Applied to"), method="filter_applied_to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    class Meta:
+        model = AfterSale
+        fields = [
+            "q",
+            "status",
+            "type",
+            "reason",
+            "logistics",
+            "courier",
+            "flag",
+            "multi_refund",
+            "deadline_within",
+            "amount_min",
+            "amount_max",
+            "applied_from",
+            "applied_to",
+        ]
+
+    def __init__(self, data=None, queryset=None, *, now: datetime | None = None, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        # One clock for the whole page: the filter, the countdowns and the quick-view counts agree.
+        self.now = now or timezone.now()
+
+    def filter_search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(after_sale_no=value)
+            | Q(order__order_no=value)
+            | Q(parcel__tracking_no=value)
+            | Q(buyer__external_id=value)
+            | Q(buyer__nickname__icontains=value)
+        )
+
+    def filter_status(self, queryset, name, value):
+        if value == OPEN:
+            return queryset.filter(status__in=AfterSale.OPEN_STATUSES)
+        return queryset.filter(status=value)
+
+    def filter_logistics(self, queryset, name, value):
+        return queryset.filter(parcel__status__in=LOGISTICS_STATES[value][1])
+
+    def filter_courier(self, queryset, name, value):
+        return queryset.filter(parcel__courier=value)
+
+    def filter_flag(self, queryset, name, value):
+        return queryset.filter(flag="" if value == NO_FLAG else value)
+
+    def filter_multi_refund(self, queryset, name, value):
+        return queryset.filter(multi_refund=value == "1")
+
+    def filter_deadline_within(self, queryset, name, value):
+        # Same window as rules.is_about_to_time_out: from now, not yet past (the sweep takes those).
+        return queryset.filter(deadline__gte=self.now, deadline__lt=self.now + timedelta(hours=float(value)))
+
+    def filter_applied_from(self, queryset, name, value):
+        return queryset.filter(applied_at__gte=start_of_day(value))
+
+    def filter_applied_to(self, queryset, name, value):
+        return queryset.filter(applied_at__lt=start_of_day(value + timedelta(days=1)))
+
+
+def filtered_after_sales(queryset: QuerySet[AfterSale], params, *, now: datetime) -> QuerySet[AfterSale]:
+    """The rows the workbench lists for these querystring parameters; invalid filters list nothing.
+
+    Mirrors FilterView's strict mode, so that an export never holds more than the page showed.
+    """
+    filterset = WorkbenchFilter(params, queryset=queryset, now=now)
+    if filterset.is_bound and not filterset.is_valid():
+        return queryset.none()
+    return filterset.qs
+
+
+def filter_query(params) -> str:
+    """The querystring of the filters alone (no page, page size or sort), as an export stores it."""
+    query = QueryDict(mutable=True)
+    for name in WorkbenchFilter.base_filters:
+        value = params.get(name, "")
+        if value and str(value).strip():
+            query[name] = str(value).strip()
+    return query.urlencode()
+
+
+# --- quick views ---------------------------------------------------------------------------------
+ABOUT_TO_TIME_OUT_HOURS = int(rules.ABOUT_TO_TIME_OUT.total_seconds() // 3600)
+QUICK_VIEW_COUNT_CAP = 999  # counts stop here ("999+"): no request counts a whole shop's table
+
+
+@dataclass(frozen=True)
+class QuickView:
+    key: str
+    label: str
+    params: dict[str, str]
+
+    @property
+    def query(self) -> str:
+        return filter_query(self.params)
+
+
+QUICK_VIEWS = (
+    QuickView("pending", _("Pending"), {"status": S.PENDING_MERCHANT}),
+    QuickView("refusal", _("Refund after refusal"), {"status": S.REFUND_AFTER_REFUSAL}),
+    QuickView(
+        "in_transit_refund_only",
+        _("Refund only, parcel in transit"),
+        {"status": OPEN, "type": AfterSale.Type.REFUND_ONLY, "logistics": "in_transit"},
+    ),
+    QuickView(
+        "about_to_time_out",
+        _("About to time out"),
+        {"status": OPEN, "deadline_within": str(ABOUT_TO_TIME_OUT_HOURS)},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class QuickViewCount:
+    view: QuickView
+    count: int
+    active: bool
+
+    @property
+    def display(self) -> str:
+        return f"{QUICK_VIEW_COUNT_CAP}+" if self.count > QUICK_VIEW_COUNT_CAP else str(self.count)
+
+
+def quick_view_counts(queryset: QuerySet[AfterSale], *, current_params, now: datetime) -> list[QuickViewCount]:
+    """Each quick view with its count, capped: COUNT(*) over a LIMIT subquery, one query per view."""
+    current = filter_query(current_params)
+    counts = []
+    for view in QUICK_VIEWS:
+        rows = filtered_after_sales(queryset, view.params, now=now).order_by().values("pk")
+        count = rows[: QUICK_VIEW_COUNT_CAP + 1].count()
+        counts.append(QuickViewCount(view=view, count=count, active=current == view.query))
+    return counts

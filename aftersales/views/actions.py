@@ -1,0 +1,137 @@
+"""The merchant's actions on one after-sale: one form and one service call each.
+
+An invalid form shows the detail page again with the form's errors and changes nothing; a refusal
+by the service (a rule, a stale page) becomes an error message; both leave the after-sale as it was.
+"""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from shop.access import MerchantRequiredMixin
+from shop.errors import DomainError, NotFound
+
+from .. import forms, selectors, services
+from ..models import AfterSale
+from .detail import render_detail
+
+
+class AfterSaleActionView(MerchantRequiredMixin, View):
+    """POST only. The login and role checks run first (anonymous: login; outlet staff: 403); then
+    another shop's after-sale is a 404, exactly like a missing one."""
+
+    http_method_names = ["post", "options"]
+    form_class: type[forms.ActionForm]
+    success_message = ""
+
+    def post(self, request, after_sale_no):
+        after_sale = get_object_or_404(selectors.after_sales_for_shop(shop=self.shop), after_sale_no=after_sale_no)
+        form = self.form_class(request.POST, request.FILES)
+        if not form.is_valid():
+            messages.error(request, _("Nothing was done: please correct the form."))
+            return render_detail(request, shop=self.shop, after_sale_no=after_sale_no, bound={form.key: form})
+        try:
+            message = self.perform(after_sale, form.cleaned_data) or self.success_message
+        except DomainError as error:
+            messages.error(request, error.message)
+        except NotFound:
+            raise Http404 from None
+        else:
+            messages.success(request, message)
+        return redirect("aftersales:after-sale-detail", after_sale_no=after_sale_no)
+
+    def perform(self, after_sale: AfterSale, data: dict) -> str | None:
+        raise NotImplementedError
+
+
+class AfterSaleAgreeRefundView(AfterSaleActionView):
+    form_class = forms.AgreeRefundForm
+    success_message = gettext_lazy("Refund agreed.")
+
+    def perform(self, after_sale, data):
+        services.agree_refund(
+            after_sale_id=after_sale.pk, shop=self.shop, user=self.request.user, expected_version=data["version"]
+        )
+
+
+class AfterSaleAgreeReturnView(AfterSaleActionView):
+    form_class = forms.AgreeReturnForm
+    success_message = gettext_lazy("Return agreed: the buyer was asked to send the goods back.")
+
+    def perform(self, after_sale, data):
+        services.agree_return(
+            after_sale_id=after_sale.pk, shop=self.shop, user=self.request.user, expected_version=data["version"]
+        )
+
+
+class AfterSaleConfirmReceiptView(AfterSaleActionView):
+    form_class = forms.ConfirmReceiptForm
+    success_message = gettext_lazy("Goods received and refund paid.")
+
+    def perform(self, after_sale, data):
+        services.confirm_receipt_and_refund(
+            after_sale_id=after_sale.pk, shop=self.shop, user=self.request.user, expected_version=data["version"]
+        )
+
+
+class AfterSaleRejectView(AfterSaleActionView):
+    form_class = forms.RejectForm
+    success_message = gettext_lazy("After-sale rejected.")
+
+    def perform(self, after_sale, data):
+        services.reject_after_sale(
+            after_sale_id=after_sale.pk,
+            shop=self.shop,
+            user=self.request.user,
+            reason=data["reason"],
+            note=data["note"],
+            evidence=data["evidence"],
+            expected_version=data["version"],
+        )
+
+
+class AfterSaleSmallPaymentView(AfterSaleActionView):
+    form_class = forms.SmallPaymentForm
+
+    def perform(self, after_sale, data):
+        services.pay_small_amount(
+            after_sale_id=after_sale.pk,
+            shop=self.shop,
+            user=self.request.user,
+            amount=data["amount"],
+            reason=data["reason"],
+            idempotency_key=str(data["idempotency_key"]),
+            expected_version=data["version"],
+        )
+        return _("Small payment of %(amount)s yuan paid.") % {"amount": f"{data['amount']:.2f}"}
+
+
+class AfterSaleFlagView(AfterSaleActionView):
+    form_class = forms.FlagForm
+    success_message = gettext_lazy("Flag and remark saved.")
+
+    def perform(self, after_sale, data):
+        services.flag_and_remark(
+            shop=self.shop,
+            user=self.request.user,
+            versions={after_sale.pk: data["version"]},
+            flag=data["flag"],
+            remark=data["remark"],
+        )
+
+
+class AfterSaleSendCardView(AfterSaleActionView):
+    form_class = forms.SendCardForm
+    success_message = gettext_lazy("After-sale card sent: the buyer is invited to apply.")
+
+    def perform(self, after_sale, data):
+        services.send_after_sale_card(
+            shop=self.shop,
+            user=self.request.user,
+            line_id=after_sale.line_id,
+            after_sale_id=after_sale.pk,
+            expected_version=data["version"],
+        )

@@ -1,0 +1,141 @@
+"""The after-sale detail page: the order, parcels, refund ledger, history and buyer of one after-sale,
+with the merchant's actions (each posted to its own view in `actions`), and its evidence images."""
+
+from dataclasses import dataclass
+
+from django import forms as django_forms
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.views import View
+
+from shop.access import MerchantRequiredMixin
+from shop.models import Parcel
+
+from .. import forms, rules, selectors, services
+from ..models import AfterSale, BuyerNotification, EvidenceImage
+
+TEMPLATE = "aftersales/after_sale_detail.html"
+IMAGE_TYPES = {content_type for content_type, _ext, _test in forms.IMAGE_SIGNATURES}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One of the merchant's actions as the page shows it: enabled with its form, or why not."""
+
+    key: str
+    url_name: str
+    form: django_forms.Form
+    blocker: str | None  # the reason the action is not available now (shown on hover), or None
+
+
+def _card_blocker(after_sale: AfterSale) -> str | None:
+    # The card invites the buyer to apply: the same rules as an application of any amount.
+    facts = services.application_facts(after_sale.order, after_sale.line)
+    try:
+        rules.check_application(facts, type=AfterSale.Type.REFUND_ONLY, amount=None)
+    except rules.Refusal as refusal:
+        return refusal.message
+    return None
+
+
+def _signed_after_refusal(after_sale: AfterSale) -> bool:
+    """The buyer signed for the parcel: the merchant may reject, pointing the buyer to return and refund."""
+    return (
+        after_sale.status == AfterSale.Status.REFUND_AFTER_REFUSAL
+        and after_sale.parcel_id is not None
+        and after_sale.parcel.status == Parcel.Status.SIGNED
+    )
+
+
+def _actions(after_sale: AfterSale, bound: dict[str, django_forms.Form], *, signed_after_refusal) -> dict[str, Action]:
+    facts = services.action_facts(after_sale)
+    version = {"version": after_sale.version}
+    reject_initial = {**version, "reason": AfterSale.RejectReason.GOODS_SIGNED} if signed_after_refusal else version
+    flag_initial = {**version, "flag": after_sale.flag, "remark": after_sale.remark}
+    specs = [
+        ("agree-refund", forms.AgreeRefundForm, version, rules.agree_refund_blocker(facts)),
+        ("agree-return", forms.AgreeReturnForm, version, rules.agree_return_blocker(facts)),
+        ("confirm-receipt", forms.ConfirmReceiptForm, version, rules.confirm_receipt_blocker(facts)),
+        ("reject", forms.RejectForm, reject_initial, rules.reject_blocker(facts)),
+        (
+            "small-payment",
+            forms.SmallPaymentForm,
+            version,
+            rules.small_payment_blocker(line_refundable=after_sale.line.refundable_amount),
+        ),
+        ("flag", forms.FlagForm, flag_initial, None),
+        ("send-card", forms.SendCardForm, version, _card_blocker(after_sale)),
+    ]
+    return {
+        form_class.key: Action(
+            form_class.key, f"aftersales:{url_name}", bound.get(form_class.key) or form_class(initial=initial), blocker
+        )
+        for url_name, form_class, initial, blocker in specs
+    }
+
+
+def _line_notifications(*, shop, after_sale: AfterSale):
+    # The line's, not only the after-sale's: an after-sale card is sent for the line.
+    return BuyerNotification.objects.filter(shop=shop, line_id=after_sale.line_id).order_by("-created_at", "-id")
+
+
+def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms.Form] | None = None) -> dict:
+    now = timezone.now()
+    signed_after_refusal = _signed_after_refusal(after_sale)
+    abuse = selectors.abuse_stats(shop=shop, buyer_ids=[after_sale.buyer_id], now=now).get(after_sale.buyer_id)
+    return {
+        "after_sale": after_sale,
+        "order": after_sale.order,
+        "line": after_sale.line,
+        "now": now,
+        "amount_due": after_sale.amount - after_sale.refunded_amount,
+        "overdue": after_sale.deadline is not None and after_sale.deadline <= now,
+        "about_to_time_out": rules.is_about_to_time_out(after_sale.deadline, now),
+        "line_refunds": after_sale.line.refunds.all(),
+        "order_refunds": list(selectors.order_refunds(shop=shop, order_id=after_sale.order_id)),
+        "history": after_sale.logs.all(),
+        "evidence": after_sale.evidence.all(),
+        "notifications": list(_line_notifications(shop=shop, after_sale=after_sale)),
+        "abuse": abuse or {"count": 0, "amount": None, "flagged": False},
+        "abuse_window_days": rules.ABUSE_WINDOW.days,
+        "signed_after_refusal": signed_after_refusal,
+        "actions": _actions(after_sale, bound or {}, signed_after_refusal=signed_after_refusal),
+        "open_action": next(iter(bound), None) if bound else None,
+    }
+
+
+def render_detail(request, *, shop, after_sale_no: str, bound: dict[str, django_forms.Form] | None = None):
+    """The detail page; `bound` holds an action's form with its errors, shown open in place of a fresh one."""
+    after_sale = get_object_or_404(selectors.after_sale_detail_for_shop(shop=shop), after_sale_no=after_sale_no)
+    return render(request, TEMPLATE, detail_context(shop=shop, after_sale=after_sale, bound=bound))
+
+
+class AfterSaleDetailView(MerchantRequiredMixin, View):
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request, after_sale_no):
+        return render_detail(request, shop=self.shop, after_sale_no=after_sale_no)
+
+
+class EvidenceImageView(MerchantRequiredMixin, View):
+    """An evidence image of one of the shop's after-sales; never served from a public URL."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request, after_sale_no, pk):
+        image = get_object_or_404(
+            EvidenceImage.objects.filter(after_sale__shop=self.shop, after_sale__after_sale_no=after_sale_no), pk=pk
+        )
+        try:
+            handle = image.image.open("rb")
+        except (FileNotFoundError, ValueError):
+            raise Http404 from None
+        # Only types checked on upload are shown inline; anything else is downloaded, never rendered.
+        if image.content_type in IMAGE_TYPES:
+            response = FileResponse(handle, content_type=image.content_type)
+        else:
+            response = FileResponse(handle, as_attachment=True, content_type="application/octet-stream")
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response

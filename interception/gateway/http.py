@@ -1,0 +1,222 @@
+"""HTTP adapter: a JSON client of the carrier's interception API (``CARRIER_GATEWAY = "http"``).
+
+The carrier API, version 1
+==========================
+Base URL ``settings.CARRIER_API_URL`` (``python manage.py carrier_sandbox`` serves it locally on
+127.0.0.1:8090). Requests and answers are JSON objects (UTF-8); every request is a ``POST``.
+
+``POST /v1/precheck`` — can this parcel be intercepted?
+    request  ``{"courier": "YTO", "tracking_no": "YT1234567890", "parcel_status": "in_transit"}``
+    200      ``{"ok": true, "reason": ""}``; ``ok`` false with the reason when it cannot be
+             intercepted (``"already signed"``), or true with a warning (``"out for delivery: …"``).
+
+``POST /v1/interceptions`` — launch an interception
+    request  ``{"request_id": "SO00000042", "courier": "YTO", "tracking_no": "YT1234567890",
+             "parcel_status": "in_transit", "callback_url": "https://…/api/carrier/callback"}``
+
+    ``request_id`` is our idempotency key: ``"SO"`` + our service-order id on 8 digits (the
+    service-order number shown in the app). The carrier answers the same request_id with the same
+    answer and starts one interception only, so a launch may be retried safely at any time (a
+    timeout, a worker killed and re-run). Reusing a request_id for another parcel is a 409.
+    ``parcel_status`` is our last known logistics status, a hint the carrier may ignore.
+
+    202      ``{"carrier_ref": "SBX00000001", "status": "processing"}``: accepted, the result comes
+             later by a signed callback to ``callback_url`` (see ``interception.callbacks``);
+    200      ``{"carrier_ref": …, "status": "failed", "reason": "already signed", "occurred_at": …}``:
+             refused at once (``"succeeded"`` at once is accepted too);
+    4xx      ``{"reason": "…"}``: the carrier refuses the request: the interception failed, with that reason.
+
+Client behaviour
+================
+- Timeout ``CARRIER_HTTP_TIMEOUT`` seconds per connect and per read.
+- A launch is retried ``CARRIER_HTTP_RETRIES`` times, with exponential backoff, on connection
+  errors, timeouts, 5xx, 408 and 429; then ``CarrierError`` is raised and the django-q2 task is
+  retried later (the service order stays "processing"). Any other 4xx is a failed ``LaunchResult``
+  with the carrier's reason. A 2xx that is not the JSON above is ``CarrierError`` too.
+- A pre-check is advisory (the launch decides) and runs once per parcel of a preview page: one
+  attempt, no retry; when the carrier does not answer, it says so as a warning and the gateway
+  stops asking for the rest of that preview.
+- stdlib ``http.client`` only: no environment proxies, no redirects followed.
+"""
+
+import hashlib
+import hmac
+import http.client
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import CarrierError, LaunchResult, ParcelFacts, Precheck
+
+REQUEST_ID_RE = re.compile(r"^SO(\d{1,18})$")
+CARRIER_REF_MAX_LENGTH = 64  # ServiceOrder.carrier_ref
+REASON_MAX_LENGTH = 200  # ServiceOrder.failure_reason
+MAX_ANSWER_BYTES = 1_000_000
+MAX_BACKOFF_SECONDS = 10.0
+RETRYABLE_4XX = frozenset({408, 429})  # the carrier asks us to come back later
+USER_AGENT = "aftersales-backoffice/1 (interception)"
+
+
+def request_id_for(service_order_id: int) -> str:
+    """Our idempotency key for a launch: the service-order number, "SO" + the id on 8 digits."""
+    return f"SO{service_order_id:08d}"
+
+
+def service_order_id_from(request_id: str) -> int | None:
+    """The service-order id in a request_id ("SO00000042" or "SO42"), or None if it is not one."""
+    match = REQUEST_ID_RE.match(request_id)
+    return int(match.group(1)) if match else None
+
+
+def sign(body: bytes, timestamp: int | str, secret: str) -> str:
+    """Lowercase hex HMAC-SHA256 of "{timestamp}.{raw body}": the callback signature."""
+    message = str(timestamp).encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict | None  # None when the answer was not a JSON object
+
+
+class HttpGateway:
+    """The carrier over HTTP. Holds no connection between calls; safe to build per task."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        callback_url: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = (base_url or settings.CARRIER_API_URL).rstrip("/")
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImproperlyConfigured(f"CARRIER_API_URL must be an http(s) URL, not {self.base_url!r}")
+        self._connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        self._host, self._port, self._prefix = parts.hostname, parts.port, parts.path
+        self.callback_url = callback_url or settings.CARRIER_CALLBACK_URL
+        self.timeout = settings.CARRIER_HTTP_TIMEOUT if timeout is None else timeout
+        self.retries = settings.CARRIER_HTTP_RETRIES if retries is None else retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self._precheck_unavailable = False
+
+    # --- the Gateway interface -------------------------------------------------------------------
+    def precheck(self, parcel: ParcelFacts) -> Precheck:
+        unavailable = Precheck(True, _("the carrier did not answer the pre-check; the launch will tell"))
+        if self._precheck_unavailable:
+            return unavailable
+        payload = {"courier": parcel.courier, "tracking_no": parcel.tracking_no, "parcel_status": parcel.status}
+        try:
+            answer = self._post("/v1/precheck", payload, retries=0)
+        except CarrierError:
+            self._precheck_unavailable = True
+            return unavailable
+        if 400 <= answer.status < 500:
+            return Precheck(False, self._refusal(answer))
+        ok = (answer.body or {}).get("ok")
+        if answer.status >= 300 or not isinstance(ok, bool):
+            return unavailable
+        return Precheck(ok, _text((answer.body or {}).get("reason")))
+
+    def launch(self, parcel: ParcelFacts) -> LaunchResult:
+        if parcel.service_order_id is None:
+            raise ValueError("a launch needs the service order id: it is the idempotency key")
+        payload = {
+            "request_id": request_id_for(parcel.service_order_id),
+            "courier": parcel.courier,
+            "tracking_no": parcel.tracking_no,
+            "parcel_status": parcel.status,
+            "callback_url": self.callback_url,
+        }
+        answer = self._post("/v1/interceptions", payload, retries=self.retries)
+        body = answer.body or {}
+        carrier_ref = _text(body.get("carrier_ref"))
+        if len(carrier_ref) > CARRIER_REF_MAX_LENGTH:
+            raise CarrierError(f"carrier_ref longer than {CARRIER_REF_MAX_LENGTH} characters: {carrier_ref[:80]!r}")
+        if 400 <= answer.status < 500:
+            return LaunchResult("failed", self._refusal(answer), carrier_ref, timezone.now())
+        status = body.get("status")
+        if 200 <= answer.status < 300 and status == "processing" and carrier_ref:
+            return LaunchResult("processing", "", carrier_ref)
+        if 200 <= answer.status < 300 and status in ("succeeded", "failed"):
+            reason = _text(body.get("reason"))[:REASON_MAX_LENGTH]
+            return LaunchResult(status, reason, carrier_ref, _aware(body.get("occurred_at")) or timezone.now())
+        raise CarrierError(f"unexpected answer to a launch: HTTP {answer.status} {str(body)[:200]}")
+
+    # --- the wire ----------------------------------------------------------------------------------
+    def _post(self, path: str, payload: dict, *, retries: int) -> Answer:
+        """POST JSON; retried on connection errors, timeouts, 5xx, 408 and 429, then CarrierError."""
+        data = json.dumps(payload, ensure_ascii=False).encode()
+        problem = ""
+        for attempt in range(retries + 1):
+            if attempt:
+                self.sleep(min(self.backoff * 2 ** (attempt - 1), MAX_BACKOFF_SECONDS))
+            try:
+                status, raw = self._send(path, data)
+            except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, garbled
+                problem = f"{type(exc).__name__}: {exc}"
+                continue
+            if status >= 500 or status in RETRYABLE_4XX:
+                problem = f"HTTP {status}"
+                continue
+            return Answer(status, _json_object(raw))
+        raise CarrierError(f"POST {self.base_url}{path}: {problem} (after {retries + 1} attempt(s))")
+
+    def _send(self, path: str, data: bytes) -> tuple[int, bytes]:
+        connection = self._connection_class(self._host, self._port, timeout=self.timeout)
+        try:
+            connection.request(
+                "POST",
+                self._prefix + path,
+                body=data,
+                headers={"Content-Type": "application/json", "Accept": "application/json", "User-Agent": USER_AGENT},
+            )
+            response = connection.getresponse()
+            return response.status, response.read(MAX_ANSWER_BYTES)
+        finally:
+            connection.close()
+
+    @staticmethod
+    def _refusal(answer: Answer) -> str:
+        body = answer.body or {}
+        reason = _text(body.get("reason")) or _text(body.get("error"))
+        if not reason:
+            reason = _("the carrier refused the request (HTTP %(status)s)") % {"status": answer.status}
+        return reason[:REASON_MAX_LENGTH]
+
+
+def _json_object(raw: bytes) -> dict | None:
+    try:
+        value = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _aware(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

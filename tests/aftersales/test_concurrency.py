@@ -1,0 +1,280 @@
+"""Money and limits under real concurrency: real threads, real transactions, PostgreSQL only.
+
+SQLite serialises writers (IMMEDIATE transactions), which proves nothing about row locks.
+"""
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.test import Client
+
+from aftersales import ledger, services, tasks
+from aftersales.models import AfterSale, RefundEntry
+from shop.errors import DomainError
+from shop.models import Order, OrderLine
+from shop.platform_events.transport import sign
+from tests.aftersales.makers import make_after_sale
+from tests.conftest import at, make_merchant, make_order, make_shop
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
+]
+
+
+def run_together(count: int, work: Callable[[int], object]) -> list:
+    """Run work(0..count-1) in `count` threads released at once; each result or exception, in order."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = work(i)
+        except BaseException as exc:  # collected and asserted by the test
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    return results
+
+
+def outcome_kinds(results: list) -> Counter:
+    return Counter(
+        "ok" if not isinstance(r, BaseException) else f"{type(r).__name__}:{getattr(r, 'code', '')}" for r in results
+    )
+
+
+def ledger_sum(**filters) -> Decimal:
+    return RefundEntry.objects.filter(**filters).aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+
+
+@pytest.fixture
+def shop_and_merchant():
+    shop = make_shop("demo-shop")
+    return shop, make_merchant(shop, "merchant")
+
+
+def test_50_concurrent_small_payments_of_30_on_a_100_line_accept_exactly_3(shop_and_merchant):
+    shop, merchant = shop_and_merchant
+    order = make_order(shop, order_no="O-1001", status=Order.Status.COMPLETED, lines=[{"paid_amount": "100.00"}])
+    after_sale = make_after_sale(order, reason="quality", amount="100.00")
+
+    results = run_together(
+        50,
+        lambda i: services.pay_small_amount(
+            after_sale_id=after_sale.pk,
+            shop=shop,
+            user=merchant,
+            amount=Decimal("30.00"),
+            reason="补偿",
+            idempotency_key=f"payment-{i}",
+        ),
+    )
+
+    assert outcome_kinds(results) == Counter({"ok": 3, "DomainError:not_allowed": 47})
+    order.refresh_from_db()
+    line = OrderLine.objects.get(order=order)
+    assert RefundEntry.objects.count() == 3
+    assert (line.refunded_amount, order.refunded_amount, ledger_sum(order=order)) == (Decimal("90.00"),) * 3
+
+
+def test_50_concurrent_ledger_refunds_without_row_locks_are_held_by_the_guarded_update(shop_and_merchant):
+    shop, _merchant = shop_and_merchant
+    order = make_order(shop, order_no="O-1001", status=Order.Status.COMPLETED, lines=[{"paid_amount": "100.00"}])
+    line_id = order.lines.get().pk
+
+    def refund(i):
+        with transaction.atomic():
+            return ledger.record_refund(
+                line=OrderLine.objects.select_related("order").get(pk=line_id),
+                after_sale=None,
+                kind="small_payment",
+                amount=Decimal("30.00"),
+                actor="merchant",
+                idempotency_key=f"offline-{i}",
+            )
+
+    results = run_together(50, refund)
+
+    assert outcome_kinds(results) == Counter({"ok": 3, "DomainError:amount_exceeds_refundable": 47})
+    order.refresh_from_db()
+    assert (order.lines.get().refunded_amount, order.refunded_amount, ledger_sum(order=order)) == (
+        Decimal("90.00"),
+    ) * 3
+
+
+def signed_post(client: Client, event: dict):
+    body = json.dumps(event, ensure_ascii=False).encode()
+    ts = str(int(time.time()))
+    return client.post(
+        "/api/platform/events",
+        data=body,
+        content_type="application/json",
+        headers={"X-Platform-Timestamp": ts, "X-Platform-Signature": sign(body, ts, settings.PLATFORM_EVENTS_SECRET)},
+    )
+
+
+def test_20_concurrent_applications_on_one_order_accept_exactly_5(shop_and_merchant):
+    shop, _merchant = shop_and_merchant
+    order = make_order(
+        shop,
+        order_no="O-1001",
+        status=Order.Status.COMPLETED,
+        lines=[{"line_no": str(i), "paid_amount": "10.00"} for i in range(1, 21)],
+    )
+
+    def apply(i):
+        response = signed_post(
+            Client(),
+            {
+                "id": f"evt-apply-{i}",
+                "type": "aftersale.applied",
+                "occurred_at": "2026-11-22T10:15:00+08:00",
+                "data": {
+                    "after_sale_no": f"AS-{i}",
+                    "order_no": "O-1001",
+                    "line_no": str(i + 1),
+                    "type": "return_refund",
+                    "reason": "quality",
+                    "amount": "10.00",
+                },
+            },
+        )
+        return response.status_code, response.json().get("code")
+
+    results = run_together(20, apply)
+
+    assert Counter(results) == Counter({(200, None): 5, (409, "application_limit"): 15})
+    assert sorted(AfterSale.objects.filter(order=order).values_list("sequence", flat=True)) == [1, 2, 3, 4, 5]
+
+
+def test_two_concurrent_sweeps_refund_each_overdue_after_sale_exactly_once(shop_and_merchant):
+    shop, _merchant = shop_and_merchant
+    now = at("2026-11-25 12:00")
+    orders = [
+        make_order(
+            shop,
+            status=Order.Status.COMPLETED,
+            lines=[{"line_no": str(i), "paid_amount": "40.00"} for i in range(1, 5)],
+        )
+        for _ in range(3)
+    ]
+    for order in orders:
+        for line in order.lines.all():
+            make_after_sale(order, line=line, amount="40.00", deadline=now - timedelta(minutes=1))
+
+    results = run_together(2, lambda i: tasks.sweep_overdue_after_sales(now=now))
+
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == 12
+    assert RefundEntry.objects.count() == 12
+    assert set(AfterSale.objects.values_list("status", "refunded_amount")) == {("refunded", Decimal("40.00"))}
+    assert Counter(RefundEntry.objects.values_list("after_sale_id", flat=True)).most_common(1)[0][1] == 1
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.refunded_amount, ledger_sum(order=order)) == (Decimal("160.00"), Decimal("160.00"))
+
+
+def test_a_merchant_agreeing_while_the_sweep_times_out_refunds_once(shop_and_merchant):
+    shop, merchant = shop_and_merchant
+    now = at("2026-11-25 12:00")
+    orders = [make_order(shop, status=Order.Status.COMPLETED, lines=[{"paid_amount": "40.00"}]) for _ in range(10)]
+    after_sales = [make_after_sale(order, amount="40.00", deadline=now - timedelta(minutes=1)) for order in orders]
+
+    def act(i):
+        if i == 0:
+            return tasks.sweep_overdue_after_sales(now=now)
+        return services.agree_refund(after_sale_id=after_sales[i - 1].pk, shop=shop, user=merchant)
+
+    results = run_together(11, act)
+
+    unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, DomainError)]
+    assert unexpected == []
+    assert RefundEntry.objects.count() == 10
+    assert Counter(RefundEntry.objects.values_list("after_sale_id", flat=True)).most_common(1)[0][1] == 1
+    merchant_wins = sum(1 for r in results[1:] if isinstance(r, AfterSale))
+    assert merchant_wins + results[0] == 10
+    assert RefundEntry.objects.filter(actor="merchant").count() == merchant_wins
+
+
+def test_one_small_payment_submitted_10_times_at_once_is_paid_once(shop_and_merchant):
+    shop, merchant = shop_and_merchant
+    order = make_order(shop, order_no="O-1001", status=Order.Status.COMPLETED, lines=[{"paid_amount": "100.00"}])
+    after_sale = make_after_sale(order, reason="quality", amount="100.00")
+
+    results = run_together(
+        10,
+        lambda i: services.pay_small_amount(
+            after_sale_id=after_sale.pk,
+            shop=shop,
+            user=merchant,
+            amount=Decimal("30.00"),
+            reason="补偿",
+            idempotency_key="one-click",
+        ),
+    )
+
+    assert outcome_kinds(results) == Counter({"ok": 10})
+    order.refresh_from_db()
+    assert RefundEntry.objects.count() == 1
+    assert (order.lines.get().refunded_amount, order.refunded_amount) == (Decimal("30.00"), Decimal("30.00"))
+
+
+def test_after_sales_of_two_orders_of_one_shop_do_not_wait_for_each_other(shop_and_merchant):
+    # Lock order → line → after-sale, and nothing else: locking the shop's (or the buyer's) row too would
+    # queue every after-sale write of the shop behind one another.
+    shop, _merchant = shop_and_merchant
+    buyer_order = make_order(shop, order_no="O-1001", status=Order.Status.COMPLETED, lines=[{"paid_amount": "10.00"}])
+    held = make_after_sale(buyer_order, amount="10.00")
+    other = make_after_sale(make_order(shop, order_no="O-1002", status=Order.Status.COMPLETED, buyer=buyer_order.buyer))
+    make_order(shop, order_no="O-1003", status=Order.Status.COMPLETED, buyer=buyer_order.buyer)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_first_order():
+        try:
+            with transaction.atomic():
+                services.lock_after_sale(held.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_first_order)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            assert services.lock_after_sale(other.pk).pk == other.pk
+            applied = services.apply_for_after_sale(
+                after_sale_no="AS-3",
+                order_no="O-1003",
+                line_no="1",
+                type="return_refund",
+                reason="quality",
+                amount=Decimal("100.00"),
+                note="",
+                at=at("2026-11-22 10:15"),
+            )
+            assert applied.status == "pending_merchant"
+    finally:
+        release.set()
+        holder.join(timeout=30)

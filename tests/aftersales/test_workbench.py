@@ -1,0 +1,591 @@
+"""The after-sales workbench: filters, search, order, countdowns, tags, quick views, bulk flag and remark."""
+
+import itertools
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from aftersales import filters
+from aftersales.models import AfterSale, AfterSaleLog
+from shop.models import Buyer, Order, OrderLine, Parcel
+from tests.conftest import at, make_courier, make_merchant, make_order, make_outlet, make_parcel
+
+S = AfterSale.Status
+_seq = itertools.count(1)
+UNSET = object()
+
+
+def make_after_sale(
+    shop,
+    *,
+    no: str = "",
+    status: str = S.PENDING_MERCHANT,
+    type: str = AfterSale.Type.REFUND_ONLY,
+    reason: str = AfterSale.Reason.NOT_RECEIVED,
+    amount: str = "50.00",
+    refunded: str = "0.00",
+    parcel_status: str | None = None,
+    outlet=None,
+    tracking_no: str = "",
+    deadline=UNSET,
+    applied_at=None,
+    flag: str = "",
+    remark: str = "",
+    multi_refund: bool = False,
+    sequence: int = 1,
+    buyer: Buyer | None = None,
+    order_no: str = "",
+    title: str = "保温杯",
+) -> AfterSale:
+    """An after-sale on its own order (and parcel), written straight to the database."""
+    order = make_order(
+        shop,
+        order_no=order_no,
+        status=Order.Status.SHIPPED,
+        buyer=buyer,
+        lines=[{"paid_amount": "1000.00", "title": title}],
+    )
+    parcel = None
+    if parcel_status:
+        parcel = make_parcel(order, outlet=outlet, tracking_no=tracking_no, status=parcel_status)
+    if deadline is UNSET:
+        deadline = timezone.now() + timedelta(hours=40) if status in AfterSale.OPEN_STATUSES else None
+    return AfterSale.objects.create(
+        shop=shop,
+        order=order,
+        line=order.lines.get(),
+        buyer=order.buyer,
+        parcel=parcel,
+        after_sale_no=no or f"AS-W{next(_seq)}",
+        type=type,
+        reason=reason,
+        amount=Decimal(amount),
+        refunded_amount=Decimal(refunded),
+        status=status,
+        sequence=sequence,
+        multi_refund=multi_refund,
+        deadline=deadline,
+        flag=flag,
+        remark=remark,
+        applied_at=applied_at or at("2026-11-21 10:00"),
+    )
+
+
+def in_hours(hours: float, minutes: float = 0) -> timezone.datetime:
+    # Half a minute of slack so that the countdown shown a moment later still reads the same.
+    return timezone.now() + timedelta(hours=hours, minutes=minutes, seconds=30)
+
+
+@pytest.fixture
+def en(client):
+    """Pages in English, whatever the default language: the assertions read the English labels."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def jt_outlet(db):
+    return make_outlet(make_courier("JT", name="极兔"), code="JT-SH-001")
+
+
+@pytest.fixture
+def rows(shop, other_shop, yto_outlet, jt_outlet):
+    """Eight after-sales of the demo shop, one of each kind the filters tell apart, and one elsewhere."""
+    orange = Buyer.objects.create(external_id="buyer-orange", nickname="大橙子")
+    made = {
+        "AS-PENDING": make_after_sale(
+            shop,
+            no="AS-PENDING",
+            parcel_status=Parcel.Status.IN_TRANSIT,
+            outlet=yto_outlet,
+            tracking_no="YT-TRANSIT-1",
+            deadline=in_hours(30),
+            amount="50.00",
+            applied_at=at("2026-11-19 10:00"),
+            buyer=orange,
+        ),
+        "AS-REFUSAL": make_after_sale(
+            shop,
+            no="AS-REFUSAL",
+            status=S.REFUND_AFTER_REFUSAL,
+            parcel_status=Parcel.Status.COLLECTED,
+            outlet=yto_outlet,
+            deadline=in_hours(5, 12),
+            amount="129.00",
+            applied_at=at("2026-11-20 23:30"),
+        ),
+        "AS-RETURN": make_after_sale(
+            shop,
+            no="AS-RETURN",
+            status=S.AWAITING_BUYER_RETURN,
+            type=AfterSale.Type.RETURN_REFUND,
+            reason=AfterSale.Reason.QUALITY,
+            parcel_status=Parcel.Status.SIGNED,
+            outlet=jt_outlet,
+            tracking_no="JT-SIGNED-1",
+            deadline=in_hours(100),
+            amount="300.00",
+            flag=AfterSale.Flag.RED,
+            remark="call the buyer",
+            multi_refund=True,
+            sequence=2,
+            # 07:00 in Shanghai on the 21st is still the 20th in UTC.
+            applied_at=at("2026-11-21 07:00"),
+        ),
+        "AS-PRICE": make_after_sale(
+            shop,
+            no="AS-PRICE",
+            status=S.REFUNDED,
+            type=AfterSale.Type.PRICE_PROTECTION,
+            reason=AfterSale.Reason.PRICE_DROP,
+            amount="10.00",
+            refunded="10.00",
+            applied_at=at("2026-11-18 12:00"),
+        ),
+        "AS-REFUSED": make_after_sale(
+            shop,
+            no="AS-REFUSED",
+            order_no="O-REFUSED",
+            parcel_status=Parcel.Status.REFUSED,
+            outlet=jt_outlet,
+            deadline=in_hours(11),
+            amount="80.00",
+            flag=AfterSale.Flag.BLUE,
+            applied_at=at("2026-11-21 09:00"),
+        ),
+        "AS-INTERCEPTED": make_after_sale(
+            shop,
+            no="AS-INTERCEPTED",
+            status=S.REFUND_AFTER_REFUSAL,
+            parcel_status=Parcel.Status.RETURNING,
+            outlet=yto_outlet,
+            deadline=in_hours(60),
+            amount="60.00",
+            applied_at=at("2026-11-19 12:00"),
+            buyer=orange,
+        ),
+        "AS-RETURNED": make_after_sale(
+            shop,
+            no="AS-RETURNED",
+            status=S.REJECTED,
+            reason=AfterSale.Reason.DAMAGED,
+            parcel_status=Parcel.Status.RETURNED,
+            outlet=yto_outlet,
+            amount="70.00",
+            applied_at=at("2026-11-17 10:00"),
+        ),
+        "AS-OUT": make_after_sale(
+            shop,
+            no="AS-OUT",
+            reason=AfterSale.Reason.NO_LONGER_NEEDED,
+            parcel_status=Parcel.Status.OUT_FOR_DELIVERY,
+            outlet=yto_outlet,
+            deadline=in_hours(13),
+            amount="999.99",
+            applied_at=at("2026-11-21 10:00"),
+        ),
+    }
+    made["AS-OTHER"] = make_after_sale(
+        other_shop, no="AS-OTHER", parcel_status=Parcel.Status.IN_TRANSIT, outlet=yto_outlet, deadline=in_hours(1)
+    )
+    return made
+
+
+def listed(response) -> list[str]:
+    assert response.status_code == 200
+    return [row.record.after_sale_no for row in response.context["table"].paginated_rows]
+
+
+def workbench(client, query=None):
+    return client.get(reverse("aftersales:workbench"), query or {})
+
+
+# --- listing, order, filters, search -------------------------------------------------------------
+def test_workbench_lists_what_times_out_first_and_closed_ones_last(client, merchant, rows):
+    client.force_login(merchant)
+    assert listed(workbench(client)) == [
+        "AS-REFUSAL",
+        "AS-REFUSED",
+        "AS-OUT",
+        "AS-PENDING",
+        "AS-INTERCEPTED",
+        "AS-RETURN",
+        "AS-PRICE",
+        "AS-RETURNED",
+    ]
+
+
+def test_equal_deadlines_keep_the_order_they_were_created_in(client, merchant, shop):
+    deadline = in_hours(3)
+    for no in ("AS-B", "AS-A", "AS-C"):
+        make_after_sale(shop, no=no, deadline=deadline)
+    client.force_login(merchant)
+    assert listed(workbench(client)) == ["AS-B", "AS-A", "AS-C"]
+
+
+def test_sorting_by_time_left_descending_keeps_closed_ones_last(client, merchant, rows):
+    client.force_login(merchant)
+    assert listed(workbench(client, {"sort": "-deadline"})) == [
+        "AS-RETURN",
+        "AS-INTERCEPTED",
+        "AS-PENDING",
+        "AS-OUT",
+        "AS-REFUSED",
+        "AS-REFUSAL",
+        "AS-RETURNED",
+        "AS-PRICE",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"status": "pending_merchant"}, ["AS-REFUSED", "AS-OUT", "AS-PENDING"]),
+        ({"status": "refund_after_refusal"}, ["AS-REFUSAL", "AS-INTERCEPTED"]),
+        ({"status": "open"}, ["AS-REFUSAL", "AS-REFUSED", "AS-OUT", "AS-PENDING", "AS-INTERCEPTED", "AS-RETURN"]),
+        ({"status": "refunded"}, ["AS-PRICE"]),
+        ({"type": "return_refund"}, ["AS-RETURN"]),
+        ({"type": "price_protection"}, ["AS-PRICE"]),
+        ({"reason": "damaged"}, ["AS-RETURNED"]),
+        ({"reason": "no_longer_needed"}, ["AS-OUT"]),
+        # In transit: collected, in transit and out for delivery alike.
+        ({"logistics": "in_transit"}, ["AS-REFUSAL", "AS-OUT", "AS-PENDING"]),
+        ({"logistics": "refused"}, ["AS-REFUSED"]),
+        ({"logistics": "signed"}, ["AS-RETURN"]),
+        ({"logistics": "intercepted"}, ["AS-INTERCEPTED"]),
+        ({"logistics": "returned"}, ["AS-RETURNED"]),
+        ({"courier": "JT"}, ["AS-REFUSED", "AS-RETURN"]),
+        ({"flag": "red"}, ["AS-RETURN"]),
+        ({"flag": "none"}, ["AS-REFUSAL", "AS-OUT", "AS-PENDING", "AS-INTERCEPTED", "AS-PRICE", "AS-RETURNED"]),
+        ({"multi_refund": "1"}, ["AS-RETURN"]),
+        (
+            {"multi_refund": "0"},
+            ["AS-REFUSAL", "AS-REFUSED", "AS-OUT", "AS-PENDING", "AS-INTERCEPTED", "AS-PRICE", "AS-RETURNED"],
+        ),
+        ({"deadline_within": "12"}, ["AS-REFUSAL", "AS-REFUSED"]),
+        ({"deadline_within": "14"}, ["AS-REFUSAL", "AS-REFUSED", "AS-OUT"]),
+        ({"amount_min": "100"}, ["AS-REFUSAL", "AS-OUT", "AS-RETURN"]),
+        ({"amount_max": "60"}, ["AS-PENDING", "AS-INTERCEPTED", "AS-PRICE"]),
+        ({"amount_min": "60", "amount_max": "80"}, ["AS-REFUSED", "AS-INTERCEPTED", "AS-RETURNED"]),
+        ({"applied_from": "2026-11-20", "applied_to": "2026-11-20"}, ["AS-REFUSAL"]),
+        ({"applied_from": "2026-11-21"}, ["AS-REFUSED", "AS-OUT", "AS-RETURN"]),
+        ({"applied_to": "2026-11-18"}, ["AS-PRICE", "AS-RETURNED"]),
+        (
+            {"status": "open", "type": "refund_only", "courier": "YTO"},
+            ["AS-REFUSAL", "AS-OUT", "AS-PENDING", "AS-INTERCEPTED"],
+        ),
+    ],
+)
+def test_workbench_filters(client, merchant, rows, query, expected):
+    client.force_login(merchant)
+    assert listed(workbench(client, query)) == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("AS-OUT", ["AS-OUT"]),
+        ("O-REFUSED", ["AS-REFUSED"]),
+        ("JT-SIGNED-1", ["AS-RETURN"]),
+        ("YT-TRANSIT-1", ["AS-PENDING"]),
+        ("橙子", ["AS-PENDING", "AS-INTERCEPTED"]),
+        ("buyer-orange", ["AS-PENDING", "AS-INTERCEPTED"]),
+        ("  AS-OUT  ", ["AS-OUT"]),
+        ("AS-OTHER", []),
+        ("nobody", []),
+    ],
+)
+def test_workbench_search(client, merchant, rows, q, expected):
+    client.force_login(merchant)
+    assert listed(workbench(client, {"q": q})) == expected
+
+
+def test_an_invalid_filter_lists_nothing_rather_than_everything(client, merchant, rows):
+    client.force_login(merchant)
+    assert listed(workbench(client, {"courier": "NOPE"})) == []
+    assert listed(workbench(client, {"deadline_within": "-3"})) == []
+
+
+def test_another_shops_after_sales_never_show(client, other_merchant, rows):
+    client.force_login(other_merchant)
+    response = workbench(client)
+    assert listed(response) == ["AS-OTHER"]
+    assert "AS-PENDING" not in response.content.decode()
+
+
+# --- what a row shows ----------------------------------------------------------------------------
+def test_rows_show_countdown_tags_parcel_flag_and_detail_link(en, merchant, rows):
+    en.force_login(merchant)
+    html = workbench(en).content.decode()
+    assert "5 h 12 min" in html  # AS-REFUSAL
+    assert "4 d 4 h" in html  # AS-RETURN, 100 hours
+    assert '<span class="tag tag-refusal">Refund after refusal</span>' in html
+    assert '<span class="tag tag-seq">Application #2</span>' in html
+    assert '<span class="tag tag-multi">Repeat refund</span>' in html
+    assert "JT-SIGNED-1" in html and '<span class="badge badge-signed">signed</span>' in html
+    assert '<span class="flag-dot flag-red" title="red" aria-label="red"></span>' in html
+    assert "call the buyer" in html
+    assert f'href="{reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": "AS-OUT"})}"' in html
+    assert f'name="version_{rows["AS-OUT"].pk}" value="1"' in html
+
+
+def test_an_overdue_deadline_reads_timed_out(en, merchant, shop):
+    make_after_sale(shop, no="AS-LATE", deadline=timezone.now() - timedelta(minutes=5))
+    en.force_login(merchant)
+    html = workbench(en).content.decode()
+    assert '<span class="countdown overdue"' in html
+    assert ">timed out<" in html
+
+
+def test_buyer_shows_the_refund_abuse_hint_highlighted_above_the_threshold(en, merchant, shop):
+    greedy = Buyer.objects.create(external_id="greedy", nickname="羊毛")
+    for _ in range(3):  # the default threshold is 3 refund-only requests in 90 days
+        make_after_sale(shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00")
+    make_after_sale(shop, no="AS-CALM", buyer=Buyer.objects.create(external_id="calm", nickname="安静"))
+    en.force_login(merchant)
+    html = workbench(en).content.decode()
+    assert "90 d refund-only: 3 · 120.00 yuan" in html
+    assert html.count('class="abuse flagged"') == 3
+    assert "90 d refund-only: 1 · 0.00 yuan" in html
+
+
+# --- quick views ---------------------------------------------------------------------------------
+def quick(response) -> dict[str, tuple[str, bool]]:
+    return {item.view.key: (item.display, item.active) for item in response.context["quick_views"]}
+
+
+def test_quick_views_count_the_shops_after_sales(client, merchant, rows):
+    client.force_login(merchant)
+    assert quick(workbench(client)) == {
+        "pending": ("3", False),
+        "refusal": ("2", False),
+        "in_transit_refund_only": ("3", False),
+        "about_to_time_out": ("2", False),
+    }
+
+
+def test_a_quick_view_link_lists_what_it_counts_and_is_marked_active(client, merchant, rows):
+    client.force_login(merchant)
+    for view in filters.QUICK_VIEWS:
+        response = client.get(f"{reverse('aftersales:workbench')}?{view.query}")
+        counted = quick(response)[view.key]
+        assert counted == (str(len(listed(response))), True)
+    in_transit = client.get(f"{reverse('aftersales:workbench')}?{filters.QUICK_VIEWS[2].query}")
+    assert listed(in_transit) == ["AS-REFUSAL", "AS-OUT", "AS-PENDING"]
+
+
+def test_quick_view_counts_stop_at_999_and_never_count_the_whole_table(client, merchant, shop):
+    buyer = Buyer.objects.create(external_id="many", nickname="多")
+    orders = Order.objects.bulk_create(
+        Order(shop=shop, buyer=buyer, order_no=f"O-BULK-{i}", status="shipped", paid_amount=Decimal("50.00"))
+        for i in range(200)
+    )
+    lines = OrderLine.objects.bulk_create(
+        OrderLine(order=order, line_no=str(n), title="杯", category="home", quantity=1, paid_amount=Decimal("10.00"))
+        for order in orders
+        for n in range(1, 6)
+    )
+    deadline = in_hours(40)
+    AfterSale.objects.bulk_create(
+        AfterSale(
+            shop=shop,
+            order_id=line.order_id,
+            line=line,
+            buyer=buyer,
+            after_sale_no=f"AS-BULK-{line.pk}",
+            type="refund_only",
+            reason="other",
+            amount=Decimal("5.00"),
+            sequence=int(line.line_no),
+            deadline=deadline,
+            applied_at=at("2026-11-21 10:00"),
+        )
+        for line in lines
+    )
+    client.force_login(merchant)
+    with CaptureQueriesContext(connection) as queries:
+        response = workbench(client)
+    assert quick(response)["pending"] == ("999+", False)
+    assert quick(response)["refusal"] == ("0", False)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"].upper()]
+    assert len(counts) == 4  # one per quick view, each over at most 1000 rows
+    assert all("LIMIT 1000" in sql for sql in counts)
+
+
+# --- pagination and the cost of a page -----------------------------------------------------------
+@pytest.fixture
+def hundred(shop, yto_outlet):
+    return [
+        make_after_sale(
+            shop,
+            parcel_status=Parcel.Status.IN_TRANSIT,
+            outlet=yto_outlet,
+            deadline=in_hours(1 + i),
+            buyer=Buyer.objects.create(external_id=f"b-many-{i}", nickname=f"买家{i}"),
+            flag=AfterSale.Flag.GREEN,
+            remark="ok",
+        )
+        for i in range(101)
+    ]
+
+
+def page_queries(client, per_page: int) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = workbench(client, {"per_page": per_page})
+    assert len(listed(response)) == per_page
+    return len(queries.captured_queries)
+
+
+def test_a_page_costs_the_same_number_of_queries_whatever_its_size(client, merchant, hundred):
+    client.force_login(merchant)
+    workbench(client)  # warm the session
+    assert page_queries(client, 20) == page_queries(client, 100)
+
+
+def test_pages_are_fetched_without_counting_all_rows(client, merchant, hundred):
+    client.force_login(merchant)
+    with CaptureQueriesContext(connection) as queries:
+        response = workbench(client, {"per_page": 20, "page": 2})
+    assert listed(response) == [a.after_sale_no for a in hundred[20:40]]
+    assert response.context["table"].page.has_next()
+    assert all("LIMIT" in q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"].upper())
+
+
+def test_an_unlisted_page_size_falls_back_to_50(client, merchant, hundred):
+    client.force_login(merchant)
+    assert len(listed(workbench(client, {"per_page": 100000}))) == 50
+    assert len(listed(workbench(client))) == 50
+
+
+def test_the_pager_offers_the_page_sizes_and_a_next_page(client, merchant, hundred):
+    client.force_login(merchant)
+    html = workbench(client, {"status": "pending_merchant", "per_page": 20}).content.decode()
+    assert '<a href="?status=pending_merchant&amp;per_page=50&amp;page=1">50</a>' in html
+    assert '<a href="?status=pending_merchant&amp;per_page=100&amp;page=1">100</a>' in html
+    assert "<strong>20</strong>" in html
+    assert '<a href="?status=pending_merchant&amp;per_page=20&amp;page=2" rel="next">' in html
+
+
+def test_last_page_has_no_next_link(client, merchant, hundred):
+    client.force_login(merchant)
+    response = workbench(client, {"per_page": 50, "page": 3})
+    assert listed(response) == [hundred[100].after_sale_no]
+    assert not response.context["table"].page.has_next()
+    assert 'rel="next"' not in response.content.decode()
+
+
+# --- bulk flag and remark ------------------------------------------------------------------------
+def bulk(client, after_sales, *, versions=None, query="", **fields):
+    data = {"ids": [a.pk for a in after_sales], **fields}
+    for a in after_sales:
+        data[f"version_{a.pk}"] = (versions or {}).get(a.pk, a.version)
+    url = reverse("aftersales:bulk-flag") + (f"?{query}" if query else "")
+    return client.post(url, data)
+
+
+def state(*after_sales):
+    return [
+        AfterSale.objects.values_list("after_sale_no", "flag", "remark", "version").get(pk=a.pk) for a in after_sales
+    ]
+
+
+def messages_of(client, response) -> list[tuple[str, str]]:
+    followed = client.get(response["Location"])
+    return [(m.level_tag, m.message) for m in followed.context["messages"]]
+
+
+def test_bulk_flag_and_remark_update_every_ticked_row(en, merchant, rows):
+    en.force_login(merchant)
+    chosen = [rows["AS-PENDING"], rows["AS-OUT"]]
+    response = bulk(en, chosen, flag="yellow", remark="拦截 11-22", query="status=pending_merchant&page=1")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("aftersales:workbench") + "?status=pending_merchant&page=1"
+    assert state(*chosen) == [("AS-PENDING", "yellow", "拦截 11-22", 2), ("AS-OUT", "yellow", "拦截 11-22", 2)]
+    assert state(rows["AS-REFUSED"]) == [("AS-REFUSED", "blue", "", 1)]
+    assert messages_of(en, response) == [("success", "2 after-sales updated.")]
+    logs = AfterSaleLog.objects.filter(after_sale__in=chosen).values_list("action", "user__username")
+    assert sorted(logs) == [("flag", "merchant"), ("flag", "merchant"), ("remark", "merchant"), ("remark", "merchant")]
+
+
+def test_bulk_can_remove_the_flag_and_clear_the_remark(client, merchant, rows):
+    client.force_login(merchant)
+    bulk(client, [rows["AS-RETURN"]], flag="none", clear_remark="on")
+    assert state(rows["AS-RETURN"]) == [("AS-RETURN", "", "", 2)]
+
+
+def test_bulk_keeps_the_flag_when_only_a_remark_is_given(client, merchant, rows):
+    client.force_login(merchant)
+    bulk(client, [rows["AS-RETURN"]], flag="", remark="回访")
+    assert state(rows["AS-RETURN"]) == [("AS-RETURN", "red", "回访", 2)]
+
+
+def test_bulk_flag_is_refused_for_all_when_one_row_is_stale_and_nothing_changes(en, merchant, rows):
+    en.force_login(merchant)
+    stale = rows["AS-OUT"]
+    AfterSale.objects.filter(pk=stale.pk).update(version=2)  # someone acted since the page was opened
+    before = state(rows["AS-PENDING"], stale)
+
+    response = bulk(en, [rows["AS-PENDING"], stale], versions={stale.pk: 1}, flag="red", query="q=AS")
+
+    assert response["Location"] == reverse("aftersales:workbench") + "?q=AS"
+    assert state(rows["AS-PENDING"], stale) == before
+    assert not AfterSaleLog.objects.exists()
+    assert messages_of(en, response) == [
+        ("error", "After-sale AS-OUT changed since you opened the page; nothing was done. Reload and try again.")
+    ]
+
+
+def test_bulk_flag_of_another_shops_after_sale_changes_nothing(en, other_merchant, rows):
+    en.force_login(other_merchant)
+    before = state(rows["AS-PENDING"], rows["AS-OTHER"])
+    response = bulk(en, [rows["AS-OTHER"], rows["AS-PENDING"]], flag="red", remark="mine now")
+    assert state(rows["AS-PENDING"], rows["AS-OTHER"]) == before
+    assert not AfterSaleLog.objects.exists()
+    assert messages_of(en, response) == [("error", "After-sale not found.")]
+
+
+def test_bulk_flag_with_nothing_ticked_says_so(en, merchant, rows):
+    en.force_login(merchant)
+    response = bulk(en, [], flag="red")
+    assert messages_of(en, response) == [("error", "Select at least one after-sale.")]
+
+
+def test_bulk_flag_with_neither_flag_nor_remark_says_so(en, merchant, rows):
+    en.force_login(merchant)
+    response = bulk(en, [rows["AS-OUT"]])
+    assert messages_of(en, response) == [("error", "Choose a flag or write a remark.")]
+    assert state(rows["AS-OUT"]) == [("AS-OUT", "", "", 1)]
+
+
+def test_bulk_flag_with_a_missing_version_changes_nothing(en, merchant, rows):
+    en.force_login(merchant)
+    response = en.post(reverse("aftersales:bulk-flag"), {"ids": [rows["AS-OUT"].pk], "flag": "red"})
+    assert messages_of(en, response) == [("error", "The selection could not be read. Reload the page and try again.")]
+    assert state(rows["AS-OUT"]) == [("AS-OUT", "", "", 1)]
+
+
+def test_bulk_flag_refuses_get(client, merchant):
+    client.force_login(merchant)
+    assert client.get(reverse("aftersales:bulk-flag")).status_code == 405
+
+
+def test_the_page_works_without_javascript_and_loads_no_inline_script(client, merchant, rows):
+    client.force_login(merchant)
+    html = workbench(client).content.decode()
+    assert '<script src="/static/js/workbench.js" defer></script>' in html
+    assert "<script>" not in html
+    assert 'class="js-select-all" aria-label' in html and " hidden>" in html
+    assert f'action="{reverse("aftersales:bulk-flag")}"' in html
+    assert html.count('id="id_flag"') == 1 and html.count('id="id_bulk_flag"') == 1  # two forms, distinct ids
+
+
+def test_a_second_merchant_of_the_same_shop_sees_the_same_rows(client, shop, rows):
+    agent = make_merchant(shop, "agent", role="agent")
+    client.force_login(agent)
+    assert len(listed(workbench(client))) == 8
