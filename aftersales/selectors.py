@@ -41,7 +41,8 @@ def order_refunds(*, shop: Shop, order_id: int) -> QuerySet[RefundEntry]:
 def abuse_stats(*, shop: Shop, buyer_ids: list[int], now: datetime) -> dict[int, dict]:
     """Refund-only requests of each buyer in this shop over the last 90 days (羊毛党 hint), one query.
 
-    Returns {buyer_id: {"count", "amount", "flagged"}}; `flagged` is above the configured threshold.
+    Returns {buyer_id: {"count", "amount", "flagged"}}: requests not withdrawn and the amount refunded
+    on them; `flagged` when either reaches the configured threshold.
     """
     from django.conf import settings
 
@@ -52,6 +53,8 @@ def abuse_stats(*, shop: Shop, buyer_ids: list[int], now: datetime) -> dict[int,
             type=AfterSale.Type.REFUND_ONLY,
             applied_at__gte=now - rules.ABUSE_WINDOW,
         )
+        # A request the buyer withdrew is no sign of abuse.
+        .exclude(status=AfterSale.Status.CANCELLED)
         .values("buyer_id")
         .annotate(count=Count("id"), amount=Sum("refunded_amount"))
     )

@@ -171,6 +171,7 @@ def application_facts(order: Order, line: OrderLine) -> rules.ApplicationFacts:
     )
 
 
+@transaction.atomic
 def apply_for_after_sale(
     *, after_sale_no, order_no, line_no, type, reason, amount: Decimal, note: str, at: datetime
 ) -> AfterSale:

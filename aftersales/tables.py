@@ -16,7 +16,7 @@ from django_tables2.paginators import LazyPaginator
 
 from shop.models import Parcel, Shop
 
-from . import rules, selectors
+from . import extensions, rules, selectors
 from .models import AfterSale
 
 PAGE_SIZES = (20, 50, 100)
@@ -194,8 +194,13 @@ class WorkbenchTable(tables.Table):
             '<span class="badge badge-as-{}">{}</span>', record.status, self.labels["status"][record.status]
         )
 
+    @cached_property
+    def extension_tags(self) -> dict[int, list[tuple[str, str]]]:
+        """Tags higher layers add (e.g. the interception state), for the whole page at once."""
+        return extensions.tags_for([row.record for row in self.paginated_rows])
+
     def render_tags(self, record):
-        tags = []
+        tags = list(self.extension_tags.get(record.pk, []))
         if record.sequence > 1:
             tags.append(("tag-seq", _("Application #%(n)s") % {"n": record.sequence}))
         if record.multi_refund:

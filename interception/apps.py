@@ -7,7 +7,8 @@ class InterceptionConfig(AppConfig):
     verbose_name = _("Courier interception")
 
     def ready(self):
-        from . import assistant, event_handlers
+        from . import assistant, event_handlers, extensions
 
         assistant.register()
         event_handlers.register()
+        extensions.register()

@@ -44,15 +44,151 @@ class Case:
     kwargs: Callable[[World], dict] = lambda world: {}
     # For list pages (no object in the URL): a text of tenant A's that tenant B must not see.
     secret: Callable[[World], str] | None = None
+    # "post": a POST-only action; the own- and other-tenant walks POST (following the redirect), the others GET.
+    method: str = "get"
+    # Rows a list page shows (so that its secret is there to leak), created before each request.
+    given: Callable[[World], object] | None = None
+
+
+def _export_job_a(world: World):
+    """A finished export of shop A (created on first use, so the world fixture stays as it is)."""
+    from django.core.files.base import ContentFile
+
+    from aftersales.models import ExportJob
+
+    job, created = ExportJob.objects.get_or_create(
+        shop=world.shop_a, user=world.merchant_a, format="xlsx", defaults={"status": "done"}
+    )
+    if created:
+        job.file.save("tenancy.xlsx", ContentFile(b"xlsx"))
+    return job
+
+
+def _after_sale_a(world: World):
+    """An open refund-only after-sale of shop A on its in-transit parcel (created on first use)."""
+    from aftersales.models import AfterSale
+
+    line = world.order_a.lines.get()
+    after_sale, _created = AfterSale.objects.get_or_create(
+        after_sale_no="AS-SECRET-A",
+        defaults={
+            "shop": world.shop_a,
+            "order": world.order_a,
+            "line": line,
+            "buyer": world.order_a.buyer,
+            "parcel": world.parcel_a,
+            "type": "refund_only",
+            "reason": "not_received",
+            "amount": line.paid_amount,
+            "sequence": 1,
+            "applied_at": world.order_a.paid_at,
+        },
+    )
+    return after_sale
+
+
+def _batch_a(world: World):
+    from interception.models import InterceptionBatch
+
+    batch, _created = InterceptionBatch.objects.get_or_create(shop=world.shop_a, via="bulk")
+    return batch
+
+
+def _evidence_a(world: World):
+    """An evidence image of shop A's after-sale (created on first use)."""
+    from django.core.files.base import ContentFile
+
+    from aftersales.models import EvidenceImage
+
+    after_sale = _after_sale_a(world)
+    image = after_sale.evidence.first()
+    if image is None:
+        image = EvidenceImage(after_sale=after_sale, content_type="image/png", size=8)
+        image.image.save("tenancy.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
+    return image
+
+
+def _after_sale_no_a(world: World) -> dict:
+    return {"after_sale_no": _after_sale_a(world).after_sale_no}
+
+
+def _partnership_a(world: World):
+    """Shop A's pending application to outlet A (created on first use)."""
+    from interception.models import Partnership
+
+    partnership, _created = Partnership.objects.get_or_create(
+        shop=world.shop_a, outlet=world.outlet_a, defaults={"fee": "4.56", "outlet_note": "NOTE-SECRET-A"}
+    )
+    return partnership
+
+
+def _partnership_pk_a(world: World) -> dict:
+    return {"pk": _partnership_a(world).pk}
+
+
+def _service_order_a(world: World):
+    """A succeeded interception of shop A's parcel, sent from outlet A (created on first use)."""
+    from interception.models import ServiceOrder
+
+    service_order, _created = ServiceOrder.objects.get_or_create(
+        parcel=world.parcel_a,
+        defaults={
+            "shop": world.shop_a,
+            "after_sale": _after_sale_a(world),
+            "courier": world.parcel_a.courier,
+            "outlet": world.outlet_a,
+            "mode": "online",
+            "fee": "3.00",
+            "via": "detail",
+            "status": "succeeded",
+        },
+    )
+    return service_order
 
 
 CASES: dict[str, Case] = {
     "shop:order-list": Case(secret=lambda w: w.order_a.order_no),
     "shop:order-detail": Case(kwargs=lambda w: {"order_no": w.order_a.order_no}),
-    "aftersales:workbench": Case(),
+    "aftersales:workbench": Case(given=_after_sale_a, secret=lambda w: "AS-SECRET-A"),
+    "aftersales:metrics": Case(),
+    "aftersales:bulk-flag": Case(method="post"),
+    "aftersales:export-csv": Case(given=_after_sale_a, secret=lambda w: "AS-SECRET-A"),
+    "aftersales:export-start": Case(method="post"),
+    "aftersales:export-detail": Case(kwargs=lambda w: {"pk": _export_job_a(w).pk}),
+    "aftersales:export-download": Case(kwargs=lambda w: {"pk": _export_job_a(w).pk}),
+    "aftersales:after-sale-detail": Case(kwargs=_after_sale_no_a),
+    "aftersales:evidence": Case(kwargs=lambda w: {**_after_sale_no_a(w), "pk": _evidence_a(w).pk}),
+    "aftersales:agree-refund": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:agree-return": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:confirm-receipt": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:reject": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:small-payment": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:flag": Case(method="post", kwargs=_after_sale_no_a),
+    "aftersales:send-card": Case(method="post", kwargs=_after_sale_no_a),
     "interception:home": Case(),
+    "interception:intercept": Case(kwargs=lambda w: {"after_sale_no": _after_sale_a(w).after_sale_no}),
+    "interception:im-card": Case(kwargs=lambda w: {"after_sale_no": _after_sale_a(w).after_sale_no}),
+    "interception:launch": Case(method="post"),
+    "interception:bulk-preview": Case(method="post"),
+    "interception:paste": Case(),
+    "interception:batch": Case(kwargs=lambda w: {"pk": _batch_a(w).pk}),
+    "interception:batch-status": Case(kwargs=lambda w: {"pk": _batch_a(w).pk}),
+    "interception:batch-retry": Case(method="post", kwargs=lambda w: {"pk": _batch_a(w).pk}),
+    "interception:service-orders": Case(),
+    "interception:service-orders-csv": Case(),
+    "interception:service-orders-xlsx": Case(),
+    "interception:assistant": Case(),
+    "interception:partnerships": Case(given=_partnership_a, secret=lambda w: "NOTE-SECRET-A"),
+    "interception:partnership-apply": Case(method="post"),
+    "interception:partnership-detail": Case(kwargs=_partnership_pk_a),
+    "interception:partnership-end": Case(method="post", kwargs=_partnership_pk_a),
     "settlement:home": Case(),
     "outlet:portal": Case(secret=lambda w: w.outlet_a.code),
+    "outlet:partnership-detail": Case(kwargs=_partnership_pk_a),
+    "outlet:partnership-approve": Case(method="post", kwargs=_partnership_pk_a),
+    "outlet:partnership-reject": Case(method="post", kwargs=_partnership_pk_a),
+    "outlet:service-orders": Case(given=_service_order_a, secret=lambda w: w.parcel_a.tracking_no),
+    "outlet:service-orders-csv": Case(),  # streamed; its isolation: tests/interception/test_outlet_portal.py
 }
 
 
@@ -99,7 +235,20 @@ def test_every_merchant_and_outlet_url_has_a_tenancy_case():
 
 
 def _url(name: str, world: World) -> str:
+    if CASES[name].given:
+        CASES[name].given(world)
     return reverse(name, kwargs=CASES[name].kwargs(world))
+
+
+def _body(response) -> str:
+    """The page's text, also for a streamed response (CSV exports)."""
+    return (b"".join(response.streaming_content) if response.streaming else response.content).decode()
+
+
+def _merchant_request(client, name: str, world: World):
+    if CASES[name].method == "post":
+        return client.post(_url(name, world), follow=True)
+    return client.get(_url(name, world))
 
 
 @pytest.mark.parametrize("name", MERCHANT_URLS + OUTLET_URLS)
@@ -113,24 +262,30 @@ def test_anonymous_visitor_is_sent_to_log_in(client, world, name):
 @pytest.mark.parametrize("name", MERCHANT_URLS)
 def test_merchant_page_opens_for_its_own_shop(client, world, name):
     client.force_login(world.merchant_a)
-    response = client.get(_url(name, world))
+    response = _merchant_request(client, name, world)
     assert response.status_code == 200
     secret = CASES[name].secret
     if secret:
-        assert secret(world) in response.content.decode()
+        assert secret(world) in _body(response)
 
 
 @pytest.mark.parametrize("name", MERCHANT_URLS)
 def test_merchant_of_another_shop_gets_404_or_sees_nothing_of_it(client, world, name):
     client.force_login(world.merchant_b)
-    response = client.get(_url(name, world))
+    response = _merchant_request(client, name, world)
     case = CASES[name]
     if case.kwargs(world):
         assert response.status_code == 404
     else:
         assert response.status_code == 200
         if case.secret:
-            assert case.secret(world) not in response.content.decode()
+            assert case.secret(world) not in _body(response)
+
+
+@pytest.mark.parametrize("name", [name for name in MERCHANT_URLS if CASES.get(name, Case()).method == "post"])
+def test_post_only_merchant_actions_refuse_get(client, world, name):
+    client.force_login(world.merchant_a)
+    assert client.get(_url(name, world)).status_code == 405
 
 
 @pytest.mark.parametrize("name", MERCHANT_URLS)
@@ -142,7 +297,7 @@ def test_outlet_staff_cannot_open_merchant_pages(client, world, name):
 @pytest.mark.parametrize("name", OUTLET_URLS)
 def test_outlet_page_opens_for_its_own_outlet(client, world, name):
     client.force_login(world.outlet_user_a)
-    response = client.get(_url(name, world))
+    response = _merchant_request(client, name, world)  # GET, or POST for a POST-only action
     assert response.status_code == 200
     secret = CASES[name].secret
     if secret:
@@ -152,7 +307,7 @@ def test_outlet_page_opens_for_its_own_outlet(client, world, name):
 @pytest.mark.parametrize("name", OUTLET_URLS)
 def test_staff_of_another_outlet_gets_404_or_sees_nothing_of_it(client, world, name):
     client.force_login(world.outlet_user_b)
-    response = client.get(_url(name, world))
+    response = _merchant_request(client, name, world)  # GET, or POST for a POST-only action
     case = CASES[name]
     if case.kwargs(world):
         assert response.status_code == 404
@@ -160,6 +315,12 @@ def test_staff_of_another_outlet_gets_404_or_sees_nothing_of_it(client, world, n
         assert response.status_code == 200
         if case.secret:
             assert case.secret(world) not in response.content.decode()
+
+
+@pytest.mark.parametrize("name", [name for name in OUTLET_URLS if CASES.get(name, Case()).method == "post"])
+def test_post_only_outlet_actions_refuse_get(client, world, name):
+    client.force_login(world.outlet_user_a)
+    assert client.get(_url(name, world)).status_code == 405
 
 
 @pytest.mark.parametrize("name", OUTLET_URLS)

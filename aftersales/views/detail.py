@@ -12,7 +12,7 @@ from django.views import View
 from shop.access import MerchantRequiredMixin
 from shop.models import Parcel
 
-from .. import forms, rules, selectors, services
+from .. import extensions, forms, rules, selectors, services
 from ..models import AfterSale, BuyerNotification, EvidenceImage
 
 TEMPLATE = "aftersales/after_sale_detail.html"
@@ -101,6 +101,7 @@ def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms
         "abuse_window_days": rules.ABUSE_WINDOW.days,
         "signed_after_refusal": signed_after_refusal,
         "actions": _actions(after_sale, bound or {}, signed_after_refusal=signed_after_refusal),
+        "extension_actions": extensions.actions_for(after_sale),
         "open_action": next(iter(bound), None) if bound else None,
     }
 

@@ -17,7 +17,7 @@ from django_tables2.paginators import LazyPaginator
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
-from .. import exports, filters, selectors, services
+from .. import exports, extensions, filters, selectors, services
 from ..models import AfterSale, ExportJob
 from ..tables import WorkbenchTable
 
@@ -94,6 +94,7 @@ class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
             self.get_queryset(), current_params=self.request.GET, now=self.now
         )
         context["bulk_form"] = BulkFlagForm()
+        context["bulk_actions"] = extensions.bulk_actions
         context["filter_query"] = filters.filter_query(self.request.GET)
         return context
 

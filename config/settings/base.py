@@ -173,8 +173,8 @@ AXES_VERBOSE = False
 
 # After-sales figures that domain.md marks as inferred or configurable (aftersales.rules reads them).
 AFTERSALES_UNSUPPORTED_REFUSAL_CATEGORIES = ["fresh", "virtual", "customized"]
-AFTERSALES_ABUSE_THRESHOLD_COUNT = 3  # refund-only requests by one buyer in 90 days that earn a warning
-AFTERSALES_ABUSE_THRESHOLD_AMOUNT = "500.00"  # ... or this much refunded-only in yuan
+AFTERSALES_ABUSE_THRESHOLD_COUNT = 4  # refund-only requests by one buyer in 90 days that earn a warning
+AFTERSALES_ABUSE_THRESHOLD_AMOUNT = "1000.00"  # ... or this much refunded on refund-only requests, in yuan
 # Buyer notifications are POSTed here, signed like inbound events; empty: recorded, not sent.
 BUYER_NOTIFICATIONS_URL = os.environ.get("BUYER_NOTIFICATIONS_URL", "")
 

@@ -14,3 +14,6 @@ AXES_ENABLED = True
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 CARRIER_SIMULATED_LATENCY = 0.0
+# Tests assert English messages; the Chinese default is tested explicitly, and the browser tests
+# ask for Chinese the way a browser does (Accept-Language: zh-CN).
+LANGUAGE_CODE = "en"

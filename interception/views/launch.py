@@ -121,7 +121,7 @@ class BulkPreviewView(MerchantRequiredMixin, View):
             queryset = filtered_after_sales(after_sales_for_shop(shop=self.shop), QueryDict(params), now=timezone.now())
             ids = list(queryset.order_by("deadline", "pk").values_list("pk", flat=True)[: MAX_BULK + 1])
         else:
-            ids = _ids(request.POST.getlist("selected"))
+            ids = _ids(request.POST.getlist("ids"))
         if not ids:
             messages.error(request, _("Select at least one after-sale to intercept."))
             return redirect("aftersales:workbench")

@@ -49,7 +49,9 @@ def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: fl
         return Answer(401, {"error": problem})
     try:
         envelope = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        # A lone surrogate ("\udc80") parses but cannot be stored: refuse it here, not with a 500.
+        json.dumps(envelope, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError):
         return Answer(400, {"error": "malformed JSON", "field": ""})
     try:
         root = Reader(envelope, "")

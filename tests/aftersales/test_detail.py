@@ -224,6 +224,7 @@ def test_a_new_refund_only_request_offers_refund_reject_small_payment_and_flag(e
         "agree_return": "Only for return and refund requests",
         "confirm_receipt": "The buyer has not shipped the goods back yet",
         "send_card": "The line already has an open after-sale.",
+        "intercept": "Already signed",  # added by the interception layer
     }
     assert "Agree refund of 60.00 yuan" in html
     assert 'name="version" value="1"' in html

@@ -342,9 +342,10 @@ def test_an_overdue_deadline_reads_timed_out(en, merchant, shop):
     assert ">timed out<" in html
 
 
-def test_buyer_shows_the_refund_abuse_hint_highlighted_above_the_threshold(en, merchant, shop):
+def test_buyer_shows_the_refund_abuse_hint_highlighted_above_the_threshold(en, merchant, shop, settings):
+    settings.AFTERSALES_ABUSE_THRESHOLD_COUNT = 3
     greedy = Buyer.objects.create(external_id="greedy", nickname="羊毛")
-    for _ in range(3):  # the default threshold is 3 refund-only requests in 90 days
+    for _ in range(3):  # three refund-only requests in 90 days reach the threshold
         make_after_sale(shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00")
     make_after_sale(shop, no="AS-CALM", buyer=Buyer.objects.create(external_id="calm", nickname="安静"))
     en.force_login(merchant)
@@ -589,3 +590,14 @@ def test_a_second_merchant_of_the_same_shop_sees_the_same_rows(client, shop, row
     agent = make_merchant(shop, "agent", role="agent")
     client.force_login(agent)
     assert len(listed(workbench(client))) == 8
+
+
+def test_a_withdrawn_request_does_not_count_towards_the_abuse_hint(en, merchant, shop, settings):
+    settings.AFTERSALES_ABUSE_THRESHOLD_COUNT = 2
+    buyer = Buyer.objects.create(external_id="undecided", nickname="犹豫")
+    make_after_sale(shop, no="AS-W1", buyer=buyer, status=S.CANCELLED)
+    make_after_sale(shop, no="AS-W2", buyer=buyer)
+    en.force_login(merchant)
+    html = workbench(en).content.decode()
+    assert "90 d refund-only: 1 · 0.00 yuan" in html
+    assert 'class="abuse flagged"' not in html

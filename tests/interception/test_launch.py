@@ -60,7 +60,7 @@ def test_bulk_preview_groups_by_courier_and_mode_and_lists_refusals(logged_in, r
     b = refund_only_in_transit("O-2", outlet=jt_outlet)
     signed = refund_only_in_transit("O-3", status=Parcel.Status.SIGNED)
 
-    response = logged_in.post(reverse("interception:bulk-preview"), {"selected": [a.pk, b.pk, signed.pk]})
+    response = logged_in.post(reverse("interception:bulk-preview"), {"ids": [a.pk, b.pk, signed.pk]})
 
     assert response.status_code == 200
     groups = [(g["courier"], g["mode"], g["count"], g["fee"]) for g in response.context["groups"]]

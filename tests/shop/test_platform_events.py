@@ -859,3 +859,13 @@ def test_parcel_status_outcome_always_lists_after_sales(events, parcel):
     assert "after_sales" in response.json()
     assert isinstance(response.json()["after_sales"], list)
     assert PlatformEvent.objects.get().outcome["after_sales"] == []
+
+
+def test_a_lone_surrogate_in_the_body_is_a_400_not_a_server_error(events, shop):
+    body = (
+        b'{"id": "evt-s", "type": "order.paid", "occurred_at": "2026-11-22T10:15:00+08:00",'
+        b' "data": {"shop": "\\udc80"}}'
+    )
+    response = events.post_raw(body)
+    assert response.status_code == 400
+    assert PlatformEvent.objects.count() == 0

@@ -1,0 +1,74 @@
+"""What interception adds to the after-sales pages: the intercept action, the bulk action, row tags."""
+
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from aftersales.extensions import (
+    BulkAction,
+    DetailAction,
+    register_bulk_action,
+    register_detail_actions,
+    register_row_tagger,
+)
+
+from . import rules
+from .models import ServiceOrder
+
+TAGS = {
+    ServiceOrder.Status.SUBMITTED: ("tag-intercepting", gettext_lazy("Intercepting")),
+    ServiceOrder.Status.PROCESSING: ("tag-intercepting", gettext_lazy("Intercepting")),
+    ServiceOrder.Status.SUCCEEDED: ("tag-intercepted", gettext_lazy("Intercepted")),
+    ServiceOrder.Status.RETURNING: ("tag-intercepted", gettext_lazy("Intercepted, returning")),
+    ServiceOrder.Status.RETURNED: ("tag-intercepted", gettext_lazy("Intercepted, returned")),
+    ServiceOrder.Status.RETURN_FAILED: ("tag-intercept-failed", gettext_lazy("Intercepted, return failed")),
+    ServiceOrder.Status.FAILED: ("tag-intercept-failed", gettext_lazy("Interception failed")),
+}
+
+
+def interception_tags(after_sales: list) -> dict[int, list[tuple[str, str]]]:
+    """The latest interception state of each after-sale on the page, in one query."""
+    rows = (
+        ServiceOrder.objects.filter(after_sale_id__in=[a.pk for a in after_sales])
+        .order_by("after_sale_id", "-id")
+        .values_list("after_sale_id", "status")
+    )
+    latest: dict[int, str] = {}
+    for after_sale_id, status in rows:
+        latest.setdefault(after_sale_id, status)
+    return {after_sale_id: [(TAGS[status][0], str(TAGS[status][1]))] for after_sale_id, status in latest.items()}
+
+
+def intercept_actions(after_sale) -> list[DetailAction]:
+    parcel = after_sale.parcel
+    live = (
+        parcel is not None
+        and ServiceOrder.objects.filter(parcel=parcel, status__in=ServiceOrder.LIVE_STATUSES).exists()
+    )
+    blocker = rules.interception_blocker(
+        rules.Eligibility(
+            after_sale_status=after_sale.status,
+            after_sale_type=after_sale.type,
+            parcel_status=parcel.status if parcel else None,
+            courier_supports_online=bool(parcel and parcel.courier.supports_online_interception),
+            has_live_service_order=live,
+        )
+    )
+    kwargs = {"after_sale_no": after_sale.after_sale_no}
+    return [
+        DetailAction("intercept", _("Intercept the parcel"), reverse("interception:intercept", kwargs=kwargs), blocker),
+        DetailAction("im-card", _("IM card"), reverse("interception:im-card", kwargs=kwargs), None),
+    ]
+
+
+def register() -> None:
+    register_bulk_action(
+        BulkAction(
+            key="intercept",
+            label=gettext_lazy("Intercept ticked"),
+            url_name="interception:bulk-preview",
+            all_filtered_label=gettext_lazy("Intercept all filtered"),
+        )
+    )
+    register_row_tagger(interception_tags)
+    register_detail_actions(intercept_actions)
