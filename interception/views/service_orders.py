@@ -92,6 +92,7 @@ class ServiceOrderFilter(django_filters.FilterSet):
 
 
 class ServiceOrderTable(tables.Table):
+    lazy_pager = True  # paginated by LazyPaginator: no COUNT(*) of the shop's service orders
     number = tables.Column(verbose_name=_lazy("Service order"), accessor="pk", order_by=("id",))
     after_sale = tables.Column(verbose_name=_lazy("After-sale"), accessor="after_sale__after_sale_no")
     tracking = tables.Column(verbose_name=_lazy("Tracking no."), accessor="parcel__tracking_no", orderable=False)

@@ -230,3 +230,20 @@ def test_service_order_csv_exports_exactly_the_filtered_rows(
     so = ServiceOrder.objects.get()
     assert lines[1].split(",")[:8] == [so.number, "AS-O-1", "O-1", "YTO-1", "YTO", so.outlet.code, "online", "3.00"]
     assert json.dumps(lines)  # plain text
+
+
+def test_service_order_query_lists_the_shops_orders_without_counting_them(
+    logged_in, refund_only_in_transit, shop, merchant, django_capture_on_commit_callbacks
+):
+    from interception import services
+
+    a = refund_only_in_transit("O-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[a.pk], via="bulk")
+
+    response = logged_in.get(reverse("interception:service-orders"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert ServiceOrder.objects.get().number in html
+    assert "Page 1" in html
