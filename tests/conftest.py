@@ -176,3 +176,13 @@ def other_merchant(other_shop) -> User:
 @pytest.fixture
 def later():
     return lambda dt, **kw: dt + timedelta(**kw)
+
+
+@pytest.fixture(autouse=True)
+def english_by_default():
+    """Each test starts in English: a request served in Chinese must not leak its language onward."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
