@@ -146,6 +146,126 @@ def _service_order_a(world: World):
     return service_order
 
 
+def _claimable_service_order_a(world: World):
+    """Shop A's succeeded interception, 10 days ago: inside its claim window, in the claim tracker."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    service_order = _service_order_a(world)
+    if service_order.succeeded_at is None:
+        service_order.succeeded_at = timezone.now() - timedelta(days=10)
+        service_order.save(update_fields=["succeeded_at"])
+    return service_order
+
+
+def _claim_a(world: World):
+    """A submitted claim of shop A against outlet A, with one evidence image (created on first use)."""
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from settlement.models import Claim, ClaimEvidence
+
+    service_order = _claimable_service_order_a(world)
+    claim, created = Claim.objects.get_or_create(
+        service_order=service_order,
+        defaults={
+            "shop": world.shop_a,
+            "outlet": world.outlet_a,
+            "reason": "lost",
+            "description": "CLAIM-SECRET-A",
+            "goods_value": "100.00",
+            "amount": "80.00",
+            "filed_at": timezone.now(),
+        },
+    )
+    if created:
+        evidence = ClaimEvidence(claim=claim, content_type="image/png", size=8)
+        evidence.image.save("tenancy.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
+    return claim
+
+
+def _claim_pk_a(world: World) -> dict:
+    return {"pk": _claim_a(world).pk}
+
+
+def _claim_evidence_a(world: World) -> dict:
+    claim = _claim_a(world)
+    return {"pk": claim.pk, "evidence_pk": claim.evidence.get().pk}
+
+
+def _statement_a(world: World):
+    """Shop A's issued statement of last month with outlet A: one offline interception of 6.54 (on first use)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from interception.models import FeeCharge, ServiceOrder
+    from settlement.models import Statement, StatementLine
+    from settlement.statements import add_months, current_month, month_start
+
+    statement = Statement.objects.filter(shop=world.shop_a, outlet=world.outlet_a).first()
+    if statement is not None:
+        return statement
+    month = add_months(current_month(), -1)
+    succeeded_at = month_start(month) + timedelta(days=3)
+    parcel = make_parcel(world.order_a, outlet=world.outlet_a, tracking_no="YT-STMT-A")
+    service_order = ServiceOrder.objects.create(
+        shop=world.shop_a,
+        after_sale=_after_sale_a(world),
+        parcel=parcel,
+        courier=parcel.courier,
+        outlet=world.outlet_a,
+        mode="offline",
+        fee="6.54",
+        via="detail",
+        status="returned",
+        succeeded_at=succeeded_at,
+    )
+    charge = FeeCharge.objects.create(
+        shop=world.shop_a,
+        service_order=service_order,
+        courier=parcel.courier,
+        outlet=world.outlet_a,
+        mode="offline",
+        amount="6.54",
+        charged_at=succeeded_at,
+    )
+    statement = Statement.objects.create(
+        shop=world.shop_a,
+        outlet=world.outlet_a,
+        month=month,
+        status="issued",
+        line_count=1,
+        total="6.54",
+        issued_at=timezone.now(),
+    )
+    StatementLine.objects.create(
+        statement=statement,
+        fee_charge=charge,
+        service_order=service_order,
+        tracking_no="YT-STMT-A",
+        amount="6.54",
+        succeeded_at=succeeded_at,
+    )
+    return statement
+
+
+def _statement_pk_a(world: World) -> dict:
+    return {"pk": _statement_a(world).pk}
+
+
+def _reconciliation_pk_a(world: World) -> dict:
+    """A reconciliation of shop A's statement against a bill (created on first use)."""
+    from settlement.models import Reconciliation
+
+    statement = _statement_a(world)
+    record, _created = Reconciliation.objects.get_or_create(
+        statement=statement, defaults={"uploaded_by": world.merchant_a, "file_name": "bill-a.csv"}
+    )
+    return {"pk": record.pk}
+
+
 CASES: dict[str, Case] = {
     "shop:order-list": Case(secret=lambda w: w.order_a.order_no),
     "shop:order-detail": Case(kwargs=lambda w: {"order_no": w.order_a.order_no}),
@@ -183,12 +303,40 @@ CASES: dict[str, Case] = {
     "interception:partnership-detail": Case(kwargs=_partnership_pk_a),
     "interception:partnership-end": Case(method="post", kwargs=_partnership_pk_a),
     "settlement:home": Case(),
+    "settlement:fees": Case(given=_statement_a, secret=lambda w: "6.54"),
+    "settlement:statements": Case(given=_statement_a, secret=lambda w: "6.54"),
+    "settlement:statements-refresh": Case(method="post"),
+    "settlement:statement-detail": Case(kwargs=_statement_pk_a),
+    "settlement:statement-csv": Case(kwargs=_statement_pk_a, secret=lambda w: "YT-STMT-A"),
+    "settlement:statement-xlsx": Case(kwargs=_statement_pk_a),
+    "settlement:statement-pay": Case(method="post", kwargs=_statement_pk_a),
+    "settlement:statement-reissue": Case(method="post", kwargs=_statement_pk_a),
+    "settlement:statement-reconcile": Case(method="post", kwargs=_statement_pk_a),
+    "settlement:reconciliation-detail": Case(kwargs=_reconciliation_pk_a),
+    "settlement:reconciliation-csv": Case(kwargs=_reconciliation_pk_a),
+    "settlement:claims": Case(given=_claim_a, secret=lambda w: "YT-SECRET-A"),
+    "settlement:claim-new": Case(kwargs=lambda w: {"service_order_pk": _claimable_service_order_a(w).pk}),
+    "settlement:claim-detail": Case(kwargs=_claim_pk_a),
+    "settlement:claim-compensate": Case(method="post", kwargs=_claim_pk_a),
+    "settlement:claim-evidence": Case(kwargs=_claim_evidence_a),
+    "settlement:claim-tracker": Case(given=_claimable_service_order_a, secret=lambda w: "YT-SECRET-A"),
     "outlet:portal": Case(secret=lambda w: w.outlet_a.code),
     "outlet:partnership-detail": Case(kwargs=_partnership_pk_a),
     "outlet:partnership-approve": Case(method="post", kwargs=_partnership_pk_a),
     "outlet:partnership-reject": Case(method="post", kwargs=_partnership_pk_a),
     "outlet:service-orders": Case(given=_service_order_a, secret=lambda w: w.parcel_a.tracking_no),
     "outlet:service-orders-csv": Case(),  # streamed; its isolation: tests/interception/test_outlet_portal.py
+    "outlet:statements": Case(given=_statement_a, secret=lambda w: "6.54"),
+    "outlet:statement-detail": Case(kwargs=_statement_pk_a),
+    "outlet:statement-confirm": Case(method="post", kwargs=_statement_pk_a),
+    "outlet:statement-dispute": Case(method="post", kwargs=_statement_pk_a),
+    "outlet:statement-csv": Case(kwargs=_statement_pk_a),  # streamed: content in tests/settlement/test_statement_pages.py
+    "outlet:statement-xlsx": Case(kwargs=_statement_pk_a),
+    "outlet:claims": Case(given=_claim_a, secret=lambda w: "YT-SECRET-A"),
+    "outlet:claim-detail": Case(kwargs=_claim_pk_a),
+    "outlet:claim-accept": Case(method="post", kwargs=_claim_pk_a),
+    "outlet:claim-dispute": Case(method="post", kwargs=_claim_pk_a),
+    "outlet:claim-evidence": Case(kwargs=_claim_evidence_a),
 }
 
 

@@ -189,3 +189,7 @@ CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:
 CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300
 CARRIER_HTTP_TIMEOUT = 5.0
 CARRIER_HTTP_RETRIES = 3
+
+# Claims (settlement.rules): a submitted claim the outlet has not answered after this many days goes
+# to platform arbitration (domain.md: our reading, configurable).
+SETTLEMENT_CLAIM_ANSWER_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_ANSWER_DAYS", "3"))

@@ -151,7 +151,14 @@ class ServiceOrderTable(tables.Table):
             ServiceOrder.Status.RETURNING,
             ServiceOrder.Status.RETURN_FAILED,
         ):
-            return format_html('<span class="badge badge-complain">{}</span>', _("not back yet: may complain"))
+            # Settlement's claim form, by URL name only: interception never imports settlement.
+            url = reverse("settlement:claim-new", kwargs={"service_order_pk": record.pk})
+            return format_html(
+                '<a class="badge badge-complain" href="{}" data-claim-for="{}">{}</a>',
+                url,
+                record.pk,
+                _("not back yet: may complain"),
+            )
         return ""
 
 

@@ -1,0 +1,23 @@
+"""The merchant's interception fee ledger: fees by month, courier and settlement mode, with totals."""
+
+from django.views.generic import TemplateView
+
+from shop.access import MerchantRequiredMixin
+
+from .. import selectors
+from ..forms import FeeFilterForm
+
+
+class FeeLedgerView(MerchantRequiredMixin, TemplateView):
+    """One grouped query over the shop's fee charges; invalid filters show their errors and no rows."""
+
+    template_name = "settlement/fees.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = FeeFilterForm(self.request.GET or None)
+        ledger = selectors.fee_ledger_for_shop(shop=self.shop, filters=form.filters())
+        if form.is_bound and not form.is_valid():
+            ledger = selectors.FeeLedger()
+        context.update(form=form, ledger=ledger)
+        return context
