@@ -58,8 +58,9 @@ def issue_statements(modeladmin, request, queryset):
 class StatementAdmin(admin.ModelAdmin):
     """Statements are gathered and closed by the services; operators look, and may close a month early."""
 
-    list_display = ("__str__", "shop", "outlet", "month", "status", "line_count", "total", "issued_at", "settled_at")
-    list_filter = ("status", "month")
+    list_display = ("__str__", "shop", "outlet", "status", "line_count", "total", "issued_at", "settled_at")
+    list_filter = ("status",)
+    date_hierarchy = "month"
     list_select_related = ("shop", "outlet")
     search_fields = ("shop__code", "shop__name", "outlet__code", "outlet__name", "payment_reference")
     fields = (

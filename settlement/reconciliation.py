@@ -267,7 +267,9 @@ def _fee_value(value) -> Decimal:
     """The fee as Decimal with at most two decimals, or ValueError with the reason."""
     if isinstance(value, bool) or isinstance(value, datetime | date):
         raise ValueError(_("“%(value)s” is not a number") % {"value": value})
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, float):
+        text = str(round(value, 9))  # a spreadsheet formula's 3.3000000000000003 is 3.30
+    elif isinstance(value, int | Decimal):
         text = str(value)
     else:
         text = _FEE_NOISE.sub("", str(value))

@@ -183,11 +183,9 @@ def refresh_open_statement(*, shop: Shop, outlet: Outlet, month: date) -> Statem
     nothing to gather and no statement yet.
     """
     month = date(month.year, month.month, 1)
-    existing = Statement.objects.filter(shop=shop, outlet=outlet, month=month).first()
-    if existing is None:
-        probe = Statement(shop=shop, outlet=outlet, month=month)
-        if not _charges_for(probe):
-            return None
+    if not Statement.objects.filter(shop=shop, outlet=outlet, month=month).exists():
+        if not _charges_for(Statement(shop=shop, outlet=outlet, month=month)):
+            return None  # nothing to gather: no empty statement is opened
     statement = _lock(_get_or_open(shop_id=shop.pk, outlet_id=outlet.pk, month=month).pk)
     if statement.status != ST.OPEN:
         return statement
@@ -229,11 +227,12 @@ def _pairs_for_month(month: date, shop: Shop | None = None) -> list[tuple[int, i
 def build_statements_for_month(*, month: date, shop: Shop | None = None) -> list[Statement]:
     """Refresh (or open) the month's statement of every shop × outlet with offline fees; one transaction each."""
     month = date(month.year, month.month, 1)
-    shops = {s.pk: s for s in Shop.objects.filter(pk__in={pair[0] for pair in _pairs_for_month(month, shop)})}
+    pairs = _pairs_for_month(month, shop)
+    shops = Shop.objects.in_bulk({shop_id for shop_id, _outlet_id in pairs})
+    outlets = Outlet.objects.in_bulk({outlet_id for _shop_id, outlet_id in pairs})
     statements = []
-    for shop_id, outlet_id in _pairs_for_month(month, shop):
-        outlet = Outlet.objects.get(pk=outlet_id)
-        statement = refresh_open_statement(shop=shops[shop_id], outlet=outlet, month=month)
+    for shop_id, outlet_id in pairs:
+        statement = refresh_open_statement(shop=shops[shop_id], outlet=outlets[outlet_id], month=month)
         if statement is not None:
             statements.append(statement)
     return statements

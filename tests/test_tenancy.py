@@ -330,7 +330,7 @@ CASES: dict[str, Case] = {
     "outlet:statement-detail": Case(kwargs=_statement_pk_a),
     "outlet:statement-confirm": Case(method="post", kwargs=_statement_pk_a),
     "outlet:statement-dispute": Case(method="post", kwargs=_statement_pk_a),
-    "outlet:statement-csv": Case(kwargs=_statement_pk_a),  # streamed: content in tests/settlement/test_statement_pages.py
+    "outlet:statement-csv": Case(kwargs=_statement_pk_a),  # streamed; content: tests/settlement/test_statement_pages.py
     "outlet:statement-xlsx": Case(kwargs=_statement_pk_a),
     "outlet:claims": Case(given=_claim_a, secret=lambda w: "YT-SECRET-A"),
     "outlet:claim-detail": Case(kwargs=_claim_pk_a),

@@ -59,6 +59,10 @@ def test_the_merchant_reconciles_the_disputed_statement_with_the_outlets_bill(pa
     page.goto(f"{live_server.url}/settlement/")
     assert page.locator("#count-disputed a").count() == 1
     screenshot("settlement-home")
+    page.click("#nav-fees")
+    page.wait_for_url(re.compile(r"/settlement/fees/$"))
+    assert page.locator("#fee-ledger tr[data-mode='offline']").count() == 5  # one per month with statements
+    screenshot("settlement-fees")
     page.click("#nav-statements")
     page.wait_for_url(re.compile(r"/settlement/statements/$"))
     assert page.locator("#statements tbody tr").count() == 5

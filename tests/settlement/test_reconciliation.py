@@ -94,10 +94,15 @@ def test_an_xlsx_bill_is_read_from_its_first_sheet_numbers_and_all():
             ["运单号", "备注", "金额"],
             ["YT001", "", 2.5],
             [123456789012, None, 3],  # a numeric tracking number
-            ["Total", None, 5.5],
+            ["YT003", None, 1.1 * 3],  # a formula's 3.3000000000000003
+            ["Total", None, 8.8],
         ]
     )
-    assert lines_of(data) == [(3, "YT001", Decimal("2.50")), (4, "123456789012", Decimal("3.00"))]
+    assert lines_of(data) == [
+        (3, "YT001", Decimal("2.50")),
+        (4, "123456789012", Decimal("3.00")),
+        (5, "YT003", Decimal("3.30")),
+    ]
 
 
 # --- reading: what is refused, and how it is said --------------------------------------------------
