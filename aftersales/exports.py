@@ -4,7 +4,6 @@ Both write exactly the rows the workbench lists for the same filters (aftersales
 chunks with `values_list(...).iterator()`, so memory stays flat whatever the number of rows.
 """
 
-import csv
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
+from shop import streaming
 from shop.models import Parcel, Shop
 
 from . import selectors
@@ -116,19 +116,9 @@ def _csv_cell(value) -> str:
     return str(value)
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming csv.writer output."""
-
-    def write(self, value):
-        return value
-
-
 def csv_chunks(queryset: QuerySet[AfterSale]) -> Iterable[str]:
     """The CSV, line by line, starting with a BOM so that Excel reads it as UTF-8."""
-    writer = csv.writer(_Echo())
-    yield "\ufeff" + writer.writerow(header())
-    for row in rows(queryset):
-        yield writer.writerow([_csv_cell(value) for value in row])
+    yield from streaming.csv_lines(header(), ([_csv_cell(value) for value in row] for row in rows(queryset)))
 
 
 def export_filename(extension: str, at: datetime) -> str:

@@ -1,6 +1,5 @@
 """Tables of the interception pages, and the columns of the outlet's reconciliation CSV."""
 
-from collections.abc import Iterable, Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -150,8 +149,3 @@ class ServiceOrderCsv:
             shanghai(order.succeeded_at, "%Y-%m-%d %H:%M:%S"),
             order.failure_reason,
         ]
-
-    def rows(self, orders: Iterable[ServiceOrder]) -> Iterator[list[str]]:
-        yield self.header()
-        for order in orders:
-            yield self.row(order)

@@ -1,9 +1,7 @@
 """The outlet portal: staff of one courier outlet see and answer only their own outlet's business."""
 
-import csv
-
 from django.contrib import messages
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -12,6 +10,7 @@ from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from shop import streaming
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 
@@ -116,13 +115,6 @@ class OutletServiceOrderListView(OutletStaffRequiredMixin, SingleTableMixin, Fil
         return {**super().get_filterset_kwargs(filterset_class), "outlet": self.outlet}
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
-
-    def write(self, value):
-        return value
-
-
 class OutletServiceOrderCsvView(OutletStaffRequiredMixin, View):
     """Exactly the rows the list shows under the same filters, streamed as CSV for reconciliation."""
 
@@ -135,15 +127,7 @@ class OutletServiceOrderCsvView(OutletStaffRequiredMixin, View):
         )
         # Like the list page (strict FilterView): invalid filters match nothing rather than everything.
         orders = filterset.qs if not filterset.is_bound or filterset.is_valid() else filterset.queryset.none()
-        writer = csv.writer(_Echo())
-        # A BOM first, so that spreadsheet programs read the Chinese names as UTF-8.
-        lines = (writer.writerow(row) for row in ServiceOrderCsv().rows(orders.iterator(chunk_size=2000)))
-        response = StreamingHttpResponse(_with_bom(lines), content_type="text/csv; charset=utf-8")
+        export = ServiceOrderCsv()
         filename = f"service-orders-{self.outlet.code}-{timezone.localdate():%Y%m%d}.csv"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-
-def _with_bom(lines):
-    yield "\ufeff"
-    yield from lines
+        rows = (export.row(order) for order in orders.iterator(chunk_size=2000))
+        return streaming.csv_response(filename=filename, header=export.header(), rows=rows)

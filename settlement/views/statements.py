@@ -1,6 +1,5 @@
 """The merchant's offline statements: list, detail, payment, reissue, exports, reconciliation."""
 
-import csv
 import tempfile
 
 import django_tables2 as tables
@@ -17,6 +16,7 @@ from django_tables2 import SingleTableMixin
 
 from interception.tables import shanghai
 from interception.views.partnerships import form_errors_message
+from shop import streaming
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
@@ -119,25 +119,10 @@ def export_name(statement: Statement, extension: str) -> str:
     return f"statement-{statement.shop.code}-{statement.outlet.code}-{statement.month:%Y-%m}.{extension}"
 
 
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can feed a stream."""
-
-    def write(self, value):
-        return value
-
-
 def csv_response(statement: Statement) -> StreamingHttpResponse:
     """The lines as CSV, streamed (memory stays flat), with a BOM so spreadsheet programs read UTF-8."""
-    writer = csv.writer(_Echo())
-
-    def stream():
-        yield "\ufeff" + writer.writerow([str(label) for label in EXPORT_HEADER])
-        for row in export_rows(statement):
-            yield writer.writerow([*row[:3], f"{row[3]:.2f}"])
-
-    response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{export_name(statement, "csv")}"'
-    return response
+    rows = ([*row[:3], f"{row[3]:.2f}"] for row in export_rows(statement))
+    return streaming.csv_response(filename=export_name(statement, "csv"), header=EXPORT_HEADER, rows=rows)
 
 
 def xlsx_response(statement: Statement) -> FileResponse:
@@ -376,24 +361,18 @@ class ReconciliationCsvView(MerchantRequiredMixin, View):
 
     def get(self, request, pk):
         record: Reconciliation = get_object_or_404(selectors.reconciliations_for_shop(shop=self.shop), pk=pk)
-        writer = csv.writer(_Echo())
         labels = dict(ReconciliationRow.Kind.choices)
 
         def money(value):
             return "" if value is None else f"{value:.2f}"
 
-        def stream():
-            yield "\ufeff" + writer.writerow([str(label) for label in DIFFERENCES_HEADER])
-            rows = selectors.reconciliation_rows(reconciliation=record, differences_only=True).values_list(
+        def rows():
+            found = selectors.reconciliation_rows(reconciliation=record, differences_only=True).values_list(
                 "kind", "tracking_no", "bill_line", "billed_fee", "our_fee"
             )
-            for kind, tracking_no, bill_line, billed, ours in rows.iterator(chunk_size=2000):
+            for kind, tracking_no, bill_line, billed, ours in found.iterator(chunk_size=2000):
                 difference = (billed or 0) - (ours or 0)
-                yield writer.writerow(
-                    [str(labels[kind]), tracking_no, bill_line or "", money(billed), money(ours), f"{difference:.2f}"]
-                )
+                yield [str(labels[kind]), tracking_no, bill_line or "", money(billed), money(ours), f"{difference:.2f}"]
 
-        response = StreamingHttpResponse(stream(), content_type="text/csv; charset=utf-8")
         name = f"reconciliation-{record.pk}-differences.csv"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        return streaming.csv_response(filename=name, header=DIFFERENCES_HEADER, rows=rows())
