@@ -357,6 +357,7 @@ def test_the_monthly_task_closes_the_previous_month_and_any_earlier_one_left_ope
 
 
 def test_the_schedules_are_created_once_and_kept(db):
+    Schedule.objects.all().delete()  # migrate made them at today's times: start from none
     tasks.ensure_statement_schedules(now=at("2026-11-23 10:15"))
     tasks.ensure_statement_schedules(now=at("2026-11-24 10:15"))
     schedules = {s.name: s for s in Schedule.objects.all()}
