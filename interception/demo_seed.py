@@ -15,7 +15,7 @@ from aftersales.models import AfterSale
 from shop.models import Order, Outlet, Parcel, Shop, User
 
 from . import partnerships, services
-from .models import Partnership, ServiceOrder
+from .models import AssistantRule, Partnership, ServiceOrder
 
 PARTNERSHIPS = [
     # shop, outlet, fee, what happens next
@@ -49,6 +49,11 @@ def seed(*, stdout, rng: random.Random) -> None:
         return
     owner = User.objects.filter(shop=shop, shop_role="owner").order_by("pk").first()
     seed_partnerships(owner)
+    # The assistant rule is on in the demo, so `simulate --after-sales` shows interceptions happen
+    # by themselves: refund-only requests up to 500 yuan on a parcel in transit, any courier.
+    AssistantRule.objects.update_or_create(
+        shop=shop, defaults={"enabled": True, "min_amount": Decimal("0.00"), "max_amount": Decimal("500.00")}
+    )
     made = seed_service_orders(shop, owner, rng)
     stdout.write(f"Interception demo: {len(PARTNERSHIPS)} partnerships, {made} service orders.")
 

@@ -32,3 +32,10 @@ def test_seed_is_idempotent_for_interception(seeded, db):
     before = (Partnership.objects.count(), ServiceOrder.objects.count())
     call_command("seed_demo", verbosity=0)
     assert (Partnership.objects.count(), ServiceOrder.objects.count()) == before
+
+
+def test_seed_turns_the_assistant_rule_on_for_the_demo_shop(seeded, db):
+    from interception.models import AssistantRule
+
+    rule = AssistantRule.objects.get(shop__code="demo-shop")
+    assert (rule.enabled, str(rule.min_amount), str(rule.max_amount)) == (True, "0.00", "500.00")
