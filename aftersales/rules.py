@@ -206,7 +206,7 @@ def reject_blocker(facts: ActionFacts) -> str | None:
     if reason := _open_or_reason(facts):
         return reason
     if facts.status == S.REFUND_AFTER_REFUSAL and facts.parcel_status != Parcel.Status.SIGNED:
-        return str(_("the platform agreed refund after refusal: wait until the parcel is refused or signed"))
+        return str(_("the platform agreed refund after refusal: reject only once the buyer has signed for the parcel"))
     if facts.status == S.AWAITING_BUYER_RETURN:
         return str(_("the buyer is sending the goods back"))
     return None

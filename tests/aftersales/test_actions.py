@@ -308,7 +308,7 @@ def test_rejecting_a_refund_after_refusal_in_transit_is_refused_and_changes_noth
     response = post(en, "reject", after_sale, reject_data(upload("a.png", png_bytes())))
 
     assert messages_of(response) == [
-        ("error", "The platform agreed refund after refusal: wait until the parcel is refused or signed.")
+        ("error", "The platform agreed refund after refusal: reject only once the buyer has signed for the parcel.")
     ]
     assert state(after_sale) == before
 

@@ -236,7 +236,7 @@ def test_refund_after_refusal_in_transit_cannot_be_rejected_yet(en, shop):
     response = detail(en, after_sale)
 
     assert blockers(response)["reject"] == (
-        "the platform agreed refund after refusal: wait until the parcel is refused or signed"
+        "the platform agreed refund after refusal: reject only once the buyer has signed for the parcel"
     )
     assert blockers(response)["agree_refund"] is None
     assert 'id="signed-hint"' not in response.content.decode()

@@ -368,7 +368,7 @@ def test_confirm_receipt_blocker(facts, expected):
     assert rules.confirm_receipt_blocker(facts) == expected
 
 
-WAIT_FOR_PARCEL = "the platform agreed refund after refusal: wait until the parcel is refused or signed"
+WAIT_FOR_PARCEL = "the platform agreed refund after refusal: reject only once the buyer has signed for the parcel"
 
 
 @pytest.mark.parametrize(
