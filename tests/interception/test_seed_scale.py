@@ -1,0 +1,139 @@
+"""seed_scale: N after-sales in every status with consistent counters, and the workbench on that volume."""
+
+import io
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import Count, F
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from aftersales import selectors
+from aftersales.models import AfterSale, AfterSaleLog, RefundEntry
+from interception.models import FeeCharge, ServiceOrder
+from shop.models import Order, OrderLine, Parcel, Shop, User
+
+
+def seed(count: int, **options) -> str:
+    out = io.StringIO()
+    call_command("seed_scale", after_sales=count, stdout=out, **options)
+    return out.getvalue()
+
+
+@pytest.fixture
+def scale_shop(db):
+    output = seed(500, batch=200)
+    assert "rows/s" in output
+    return Shop.objects.get(code="scale-shop")
+
+
+def test_seeds_exactly_the_after_sales_asked_for_in_every_status(scale_shop):
+    after_sales = AfterSale.objects.filter(shop=scale_shop)
+    assert after_sales.count() == 500
+    assert set(after_sales.values_list("status", flat=True)) == set(AfterSale.Status.values)
+    assert set(after_sales.values_list("type", flat=True)) == set(AfterSale.Type.values)
+    parcels = Parcel.objects.filter(order__shop=scale_shop)
+    assert set(parcels.values_list("status", flat=True)) == set(Parcel.Status.values)
+    assert after_sales.filter(parcel__isnull=True).exists()  # refund only before shipping
+    assert ServiceOrder.objects.filter(shop=scale_shop).exists()
+    assert (
+        FeeCharge.objects.filter(shop=scale_shop).count()
+        == ServiceOrder.objects.filter(shop=scale_shop, succeeded_at__isnull=False).count()
+    )
+    assert AfterSaleLog.objects.filter(after_sale__shop=scale_shop, action="applied").count() == 500
+    user = User.objects.get(username="scale")
+    assert user.shop == scale_shop and user.is_merchant and user.check_password("demo-pass")
+
+
+def test_deadlines_are_spread_over_the_coming_days_and_some_are_overdue(scale_shop):
+    now = timezone.now()
+    after_sales = AfterSale.objects.filter(shop=scale_shop)
+    open_ones = after_sales.filter(status__in=AfterSale.OPEN_STATUSES)
+    assert open_ones.count() > 100
+    assert not open_ones.filter(deadline__isnull=True).exists()
+    assert open_ones.filter(deadline__lt=now).exists()
+    assert open_ones.filter(deadline__gte=now, deadline__lt=now + timezone.timedelta(hours=12)).exists()
+    assert open_ones.filter(deadline__gte=now + timezone.timedelta(days=2)).exists()
+    closed = after_sales.exclude(status__in=AfterSale.OPEN_STATUSES)
+    assert not closed.filter(deadline__isnull=False).exists()
+    assert not closed.filter(closed_at__isnull=True).exists()
+    assert not after_sales.filter(applied_at__gt=now).exists()
+
+
+def test_refund_counters_equal_the_ledger_and_constraints_hold(scale_shop):
+    connection.check_constraints()
+    after_sales = AfterSale.objects.filter(shop=scale_shop)
+    refunded = after_sales.filter(status=AfterSale.Status.REFUNDED)
+    assert RefundEntry.objects.filter(shop=scale_shop).count() == refunded.count() > 0
+    assert not refunded.filter(refunded_amount__lte=0).exists()
+    assert not after_sales.exclude(status=AfterSale.Status.REFUNDED).filter(refunded_amount__gt=0).exists()
+    assert not after_sales.filter(refunded_amount__gt=F("amount")).exists()
+    # Summed in Python: SQLite sums decimals as floats.
+    ledger = {"after_sale": defaultdict(Decimal), "line": defaultdict(Decimal), "order": defaultdict(Decimal)}
+    for after_sale_id, line_id, order_id, amount in RefundEntry.objects.filter(shop=scale_shop).values_list(
+        "after_sale_id", "line_id", "order_id", "amount"
+    ):
+        ledger["after_sale"][after_sale_id] += amount
+        ledger["line"][line_id] += amount
+        ledger["order"][order_id] += amount
+    for pk, counter in after_sales.values_list("pk", "refunded_amount"):
+        assert counter == ledger["after_sale"][pk]
+    lines_paid = defaultdict(Decimal)
+    for pk, order_id, paid, counter in OrderLine.objects.filter(order__shop=scale_shop).values_list(
+        "pk", "order_id", "paid_amount", "refunded_amount"
+    ):
+        assert counter == ledger["line"][pk] <= paid
+        lines_paid[order_id] += paid
+    for pk, paid, counter in Order.objects.filter(shop=scale_shop).values_list("pk", "paid_amount", "refunded_amount"):
+        assert counter == ledger["order"][pk] <= paid == lines_paid[pk]
+    # Several applications on one order are numbered 1, 2, …; at most one open per line.
+    assert after_sales.filter(sequence=2).exists()
+    open_per_line = (
+        after_sales.filter(status__in=AfterSale.OPEN_STATUSES).values("line").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    assert not open_per_line.exists()
+
+
+def test_refuses_a_shop_that_already_has_after_sales_unless_appending(scale_shop):
+    with pytest.raises(CommandError, match="--append"):
+        seed(10)
+    seed(20, append=True)
+    assert AfterSale.objects.filter(shop=scale_shop).count() == 520
+    connection.check_constraints()
+
+
+def page_queries(client, per_page: int) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("aftersales:workbench"), {"per_page": per_page})
+    assert response.status_code == 200
+    assert len(response.context["table"].paginated_rows) == per_page
+    return len(queries.captured_queries)
+
+
+def test_the_workbench_of_the_scale_user_costs_the_same_queries_at_any_page_size(client, scale_shop):
+    client.force_login(User.objects.get(username="scale"))
+    assert client.get(reverse("aftersales:workbench")).status_code == 200  # warm the session
+    assert page_queries(client, 20) == page_queries(client, 100)
+
+
+def workbench_page_query(shop: Shop, per_page: int = 50):
+    """The page query as WorkbenchView builds it: the selector, the table's default deadline order, LIMIT."""
+    deadline = F("deadline").asc(nulls_last=True)  # WorkbenchTable.order_deadline, ascending
+    return selectors.after_sales_for_shop(shop=shop).order_by(deadline, "id")[: per_page + 1]  # LazyPaginator
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN plans are PostgreSQL's")
+def test_the_workbench_page_query_reads_the_after_sales_through_an_index(db):
+    seed(5000, batch=5000)
+    shop = Shop.objects.get(code="scale-shop")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    query = workbench_page_query(shop)
+    plan = query.explain()
+    assert "Seq Scan on aftersales_aftersale" not in plan, f"{query.query}\n{plan}"
+    assert len(list(query)) == 51
