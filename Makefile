@@ -27,6 +27,7 @@ var/tools/bin/uv:
 install: .venv/.installed
 
 migrate: install
+	mkdir -p var
 	$(PY) manage.py migrate --noinput
 
 seed: migrate

@@ -83,6 +83,9 @@ def database_from_url(url: str) -> dict:
 
 DEFAULT_DATABASE_URL = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))}
+if "DATABASE_URL" not in os.environ:
+    # var/ is not in the repository: a fresh clone gets it on first use of the embedded database.
+    VAR_DIR.mkdir(exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "shop.User"
