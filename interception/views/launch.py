@@ -12,6 +12,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView
@@ -100,7 +101,10 @@ class LaunchView(MerchantRequiredMixin, View):
         ids = _ids(request.POST.getlist("after_sale"))
         if not ids:
             messages.error(request, _("Tick at least one parcel to intercept."))
-            return redirect(request.POST.get("back") or "interception:home")
+            back = request.POST.get("back", "")
+            # Only a path of this site: a posted address must never send the merchant elsewhere.
+            safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+            return redirect(back if back and safe else "interception:home")
         # Pasted numbers that matched nothing travel from the preview to the batch in the session.
         pasted = request.session.pop("interception_skipped", [])
         skipped = pasted if via == ServiceOrder.Via.PASTE else []

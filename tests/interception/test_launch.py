@@ -247,3 +247,17 @@ def test_service_order_query_lists_the_shops_orders_without_counting_them(
     assert response.status_code == 200
     assert ServiceOrder.objects.get().number in html
     assert "Page 1" in html
+
+
+@pytest.mark.parametrize(
+    ("back", "expected"),
+    [
+        ("https://evil.example/phish", "/interception/"),
+        ("/interception/after-sales/AS-1/", "/interception/after-sales/AS-1/"),
+    ],
+)
+def test_launch_without_a_ticked_parcel_goes_back_only_to_a_page_of_this_site(logged_in, back, expected):
+    response = logged_in.post(reverse("interception:launch"), {"via": "detail", "back": back})
+    assert response.status_code == 302
+    assert response["Location"] == expected
+    assert InterceptionBatch.objects.count() == 0
