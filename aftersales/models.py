@@ -22,6 +22,16 @@ class Actor(models.TextChoices):
     OPERATOR = "operator", _("platform operator")
 
 
+# The open statuses as stored values, for the database constraints (AfterSale.OPEN_STATUSES in code).
+OPEN_STATUS_VALUES = [
+    "pending_merchant",
+    "refund_after_refusal",
+    "awaiting_buyer_return",
+    "awaiting_merchant_receipt",
+    "arbitration",
+]
+
+
 class AfterSale(models.Model):
     class Type(models.TextChoices):
         REFUND_ONLY = "refund_only", _("refund only")
@@ -127,29 +137,12 @@ class AfterSale(models.Model):
             # One open after-sale per line at a time.
             models.UniqueConstraint(
                 fields=["line"],
-                condition=Q(
-                    status__in=[
-                        "pending_merchant",
-                        "refund_after_refusal",
-                        "awaiting_buyer_return",
-                        "awaiting_merchant_receipt",
-                        "arbitration",
-                    ]
-                ),
+                condition=Q(status__in=OPEN_STATUS_VALUES),
                 name="after_sale_one_open_per_line",
             ),
             models.CheckConstraint(
                 name="after_sale_closed_has_no_deadline",
-                condition=Q(
-                    status__in=[
-                        "pending_merchant",
-                        "refund_after_refusal",
-                        "awaiting_buyer_return",
-                        "awaiting_merchant_receipt",
-                        "arbitration",
-                    ]
-                )
-                | Q(deadline__isnull=True),
+                condition=Q(status__in=OPEN_STATUS_VALUES) | Q(deadline__isnull=True),
             ),
         ]
         indexes = [

@@ -443,3 +443,9 @@ NOW = at("2026-11-22 10:00")
 )
 def test_is_about_to_time_out_is_less_than_12_hours_left(deadline, expected):
     assert rules.is_about_to_time_out(deadline, NOW) is expected
+
+
+def test_the_database_constraints_know_the_same_open_statuses_as_the_code():
+    from aftersales.models import OPEN_STATUS_VALUES, AfterSale
+
+    assert OPEN_STATUS_VALUES == [str(status) for status in AfterSale.OPEN_STATUSES]
