@@ -4,16 +4,16 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import django_tables2 as tables
-from django.db.models import F
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_tables2.paginators import LazyPaginator
+from django_tables2.utils import OrderBy, OrderByTuple
 
+from shop.keyset import KeysetPage
 from shop.models import Parcel, Shop
 
 from . import extensions, rules, selectors
@@ -21,6 +21,15 @@ from .models import AfterSale
 
 PAGE_SIZES = (20, 50, 100)
 DEFAULT_PAGE_SIZE = 50
+
+
+def page_size(value) -> int:
+    """Only the offered page sizes: a hand-written ?per_page=100000 gets the default."""
+    try:
+        size = int(value)
+    except (TypeError, ValueError):
+        return DEFAULT_PAGE_SIZE
+    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
 
 
 def countdown(deadline: datetime | None, now: datetime) -> str:
@@ -134,20 +143,63 @@ class WorkbenchTable(tables.Table):
 
     page_sizes = PAGE_SIZES  # offered by the pager (the table template sees only the table)
 
-    def __init__(self, *args, shop: Shop, now: datetime | None = None, **kwargs):
+    def __init__(
+        self, *args, shop: Shop, now: datetime | None = None, page: KeysetPage | None = None, per_page=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.shop = shop
         self.now = now or timezone.now()
+        self.keyset = page  # the pager's cursors (shop.keyset): the rows are that page already
+        self.per_page = per_page or DEFAULT_PAGE_SIZE
 
-    def paginate(self, paginator_class=LazyPaginator, per_page=None, page=1, *args, **kwargs):
-        """Only the offered page sizes: a hand-written ?per_page=100000 gets the default."""
-        per_page = per_page if per_page in PAGE_SIZES else DEFAULT_PAGE_SIZE
-        return super().paginate(paginator_class, per_page, page, *args, **kwargs)
+    @property
+    def order_by(self):
+        return self._order_by
 
-    def order_deadline(self, queryset, is_descending):
-        # Index (shop, deadline, id); closed after-sales have no deadline and go last either way.
-        deadline = F("deadline").desc(nulls_last=True) if is_descending else F("deadline").asc(nulls_last=True)
-        return queryset.order_by(deadline, "-id" if is_descending else "id"), True
+    @order_by.setter
+    def order_by(self, value):
+        # The rows come in this order from the keyset page (deadline NULLS LAST, then id, over the
+        # index): the header shows the order and its toggle; nothing is sorted again here.
+        aliases = value.split(",") if isinstance(value, str) else (value or ())
+        self._order_by = OrderByTuple(
+            a for a in aliases if OrderBy(a).bare in self.columns and self.columns[OrderBy(a).bare].orderable
+        )
+
+    @cached_property
+    def body_html(self) -> str:
+        """The rows' <tr>s, written straight from the render_* methods.
+
+        django-tables2 renders a cell through a generic dispatch (inspect.signature, accessors, a
+        template node per cell), which costs more than the page's queries together at 50–100 rows.
+        This writes the same markup (a test keeps it equal to django-tables2's) for a few ms a page.
+        """
+        return mark_safe("".join(self._row_html(record, counter) for counter, record in enumerate(self.data)))
+
+    def _row_html(self, record, counter: int) -> str:
+        cells = (
+            ("select", self.columns["select"].column.render(record)),
+            ("", self.render_after_sale_no(record)),
+            ("", conditional_escape(record.order.order_no)),
+            ("", self.render_goods(record.line.title)),
+            ("", self.render_type(record.type)),
+            ("", self.render_reason(record.reason)),
+            ("num", self.render_amount(record.amount)),
+            ("num", self.render_refunded_amount(record.refunded_amount)),
+            ("", self.render_status(record)),
+            ("", self.render_tags(record)),
+            ("", self.render_parcel(record)),
+            ("", self.render_flag(record)),
+            ("", self.render_deadline(record)),
+            ("", self.render_buyer(record)),
+        )
+        row_class = " ".join(
+            filter(None, (countdown_class(record.deadline, self.now), "odd" if counter % 2 else "even"))
+        )
+        tds = "".join(
+            f'<td class="{css}">{conditional_escape(html)}</td>' if css else f"<td >{conditional_escape(html)}</td>"
+            for css, html in cells
+        )
+        return f'<tr class="{row_class}">{tds}</tr>'
 
     @cached_property
     def labels(self) -> dict[str, dict[str, str]]:
@@ -164,7 +216,7 @@ class WorkbenchTable(tables.Table):
     @cached_property
     def abuse(self) -> dict[int, dict]:
         """The refund-abuse hint of the buyers on this page, in one query for the whole page."""
-        buyer_ids = [row.record.buyer_id for row in self.paginated_rows]
+        buyer_ids = [record.buyer_id for record in self.data]
         return selectors.abuse_stats(shop=self.shop, buyer_ids=buyer_ids, now=self.now)
 
     def render_after_sale_no(self, record):
@@ -197,7 +249,7 @@ class WorkbenchTable(tables.Table):
     @cached_property
     def extension_tags(self) -> dict[int, list[tuple[str, str]]]:
         """Tags higher layers add (e.g. the interception state), for the whole page at once."""
-        return extensions.tags_for([row.record for row in self.paginated_rows])
+        return extensions.tags_for(list(self.data))
 
     def render_tags(self, record):
         tags = list(self.extension_tags.get(record.pk, []))
