@@ -55,5 +55,8 @@ messages: install ## refresh and compile the translation catalogues
 	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete -i ".venv/*" -i "var/*"
 	$(PY) manage.py compilemessages -i ".venv" -i "var"
 
+bench: install ## the scale benchmark (not part of make test): DATABASE_URL, default a local PostgreSQL scratch database
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/backoffice_bench} $(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf .venv var

@@ -12,8 +12,7 @@ The cursor is the row's (column, id), written into the URL as `<µs since epoch 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connections
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
@@ -77,7 +76,9 @@ def _segments(
     """(condition, ordering, is the NULL segment) of each segment still ahead of the cursor, in walking order."""
     walk_descending = descending != backward
     value_order = [f"-{field}" if walk_descending else field, "-pk" if walk_descending else "pk"]
-    null_order = ["-pk" if walk_descending else "pk"]
+    # Ordering the NULL segment by the column too (a no-op: it is NULL throughout) keeps the database
+    # on the (…, column, id) index; "by id" alone invites a walk of the primary key past every row.
+    null_order = value_order
     value_segment, null_segment = Q(**{f"{field}__isnull": False}), Q(**{f"{field}__isnull": True})
     if cursor is not None and cursor.value is not None:
         value_segment &= _beyond(field, cursor, walk_descending)
@@ -104,14 +105,15 @@ def paginate(
 ) -> KeysetPage:
     """One page of `queryset` ordered by (field NULLS LAST, pk), after or before a cursor.
 
-    Two queries at any depth and page size: the keys of the page, then its rows (with the
-    queryset's select_related). `queryset` carries the filters.
+    Two queries at any depth and page size (the keys of the page, then its rows with the queryset's
+    select_related), and one more on the page where the rows with a value run out. `queryset`
+    carries the filters.
     """
     backward = after is None and before is not None
     cursor = before if backward else after
     walk_descending = descending != backward
     segments = _segments(field, descending=descending, backward=backward, cursor=cursor)
-    keys = _page_keys(queryset, segments, field=field, walk_descending=walk_descending, limit=per_page + 1)
+    keys = _page_keys(queryset, segments, field=field, limit=per_page + 1)
     # In walking order: the segments in turn, each by (value, pk) or by pk, the way the walk goes.
     with_value = sorted((k for k in keys if k[1] is not None), key=lambda k: (k[1], k[0]), reverse=walk_descending)
     without = sorted((k for k in keys if k[1] is None), reverse=walk_descending)
@@ -131,28 +133,20 @@ def paginate(
     return KeysetPage(rows, next_cursor, previous_cursor)
 
 
-def _page_keys(queryset: QuerySet, segments, *, field: str, walk_descending: bool, limit: int) -> list[tuple]:
-    """(pk, value) of up to `limit` rows from each segment ahead, in one query.
+def _page_keys(queryset: QuerySet, segments, *, field: str, limit: int) -> list[tuple]:
+    """(pk, value) of up to `limit` rows ahead: from the first segment, and from the next only if needed.
 
-    PostgreSQL: a UNION ALL of one index range scan per segment, each stopping at `limit` rows, so
-    neither walks the rows before the cursor. Databases that cannot slice inside a UNION (SQLite)
-    read both segments in one ordered query instead: right, and fast enough at embedded sizes.
+    Each segment is one index range scan that stops at `limit` rows, so no page walks the rows
+    before its cursor. The second segment is read only on the page where the first runs out: a
+    filter that matches none of its rows (say, open statuses among the closed after-sales, which
+    have no deadline) could otherwise make the database walk all of them on every page.
     """
-    branches = [
-        queryset.filter(condition).order_by(*ordering).values_list("pk", field)
-        for condition, ordering, _null in segments
-    ]
-    if len(branches) == 1:
-        return list(branches[0][:limit])
-    if connections[queryset.db].features.supports_slicing_ordering_in_compound:
-        return list(branches[0][:limit].union(*(branch[:limit] for branch in branches[1:]), all=True))
-    nulls = {"nulls_first": True} if segments[0][2] else {"nulls_last": True}
-    value = F(field).desc(**nulls) if walk_descending else F(field).asc(**nulls)
-    combined = Q()
-    for condition, _ordering, _null in segments:
-        combined |= condition
-    rows = queryset.filter(combined).order_by(value, "-pk" if walk_descending else "pk").values_list("pk", field)
-    return list(rows[:limit])
+    keys: list[tuple] = []
+    for condition, ordering, _null in segments:
+        keys += queryset.filter(condition).order_by(*ordering).values_list("pk", field)[: limit - len(keys)]
+        if len(keys) >= limit:
+            break
+    return keys
 
 
 def _cursor(row, field: str) -> Cursor:

@@ -1,0 +1,238 @@
+"""`make bench`: the back office at a million after-sales, measured in one run, next to Django admin.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_bench .venv/bin/python -m bench.run
+        [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events]
+
+Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
+migrated, then filled by `seed_scale` up to --after-sales in the shop "scale-shop" unless it holds
+that many already), each part of this package measures what it names and returns its figures. The
+run writes bench/results/latest.json and latest.md, and the table into README.md between its bench
+markers. A part that fails is reported and makes the run exit 1; the others still run.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[1]
+RESULTS = BASE_DIR / "bench" / "results"
+README = BASE_DIR / "README.md"
+PARTS = ("workbench", "exports", "sweep", "intercept", "events")
+SHOP_CODE = "scale-shop"
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+# key → (what it measures, unit, target as text, whether a value meets it)
+TARGETS = {
+    "after_sales": ("after-sales in the measured shop", "", "1 000 000", None),
+    "workbench_median_ms": ("workbench page, median over all lists measured", "ms", "≤ 25", lambda v: v <= 25),
+    "workbench_p95_ms": ("workbench page, p95", "ms", "≤ 50", lambda v: v <= 50),
+    "workbench_deep_median_ms": ("workbench page at position 150 000, median", "ms", "≤ 25", lambda v: v <= 25),
+    "workbench_queries": ("queries per workbench page (most of any list)", "", "same at every depth", None),
+    "admin_median_ms": ("default admin changelist, median", "ms", "", None),
+    "admin_ratio": ("admin median ÷ workbench median", "×", "≥ 10", lambda v: v >= 10),
+    "csv_rows_per_s": ("CSV export of 100 000 rows", "rows/s", "≥ 50 000", lambda v: v >= 50_000),
+    "csv_rss_growth_mb": ("CSV export, memory growth", "MB", "< 30", lambda v: v < 30),
+    "xlsx_100k_s": ("XLSX export of 100 000 rows (worker job)", "s", "< 15", lambda v: v < 15),
+    "xlsx_peak_mb": ("XLSX export, peak memory", "MB", "< 200", lambda v: v < 200),
+    "bulk_intercept_1000_s": ("bulk interception of 1 000 parcels, 1 worker", "s", "< 60", lambda v: v < 60),
+    "bulk_intercept_1000_redis_2w_s": ("the same, Redis broker and 2 workers", "s", "", None),
+    "sweep_10k_s": ("timeout sweep of 10 000 overdue after-sales", "s", "< 30", lambda v: v < 30),
+    "events_per_s": ("platform events through gunicorn on loopback", "events/s", "", None),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--after-sales", type=int, default=int(os.environ.get("BENCH_AFTER_SALES", 1_000_000)))
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, few repetitions")
+    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts (default: all)")
+    return parser.parse_args()
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        sys.exit("Set DATABASE_URL to a scratch database, e.g. postgres://postgres@127.0.0.1:5432/backoffice_bench")
+    if url.startswith("sqlite") and Path(url.split(":///", 1)[-1]).resolve() == BASE_DIR / "var" / "db.sqlite3":
+        sys.exit("Refusing to run on the development database var/db.sqlite3: use a scratch one.")
+    return url
+
+
+def create_postgres_database(url: str) -> None:
+    """CREATE DATABASE when a PostgreSQL URL names one that does not exist yet."""
+    if not url.startswith(("postgres://", "postgresql://")):
+        return
+    import dj_database_url
+    import psycopg
+
+    config = dj_database_url.parse(url)
+    conninfo = {k: v for k, v in {"host": config["HOST"], "port": config["PORT"], "user": config["USER"]}.items() if v}
+    if config.get("PASSWORD"):
+        conninfo["password"] = config["PASSWORD"]
+    with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+            print(f"Created database {config['NAME']}", file=sys.stderr)
+
+
+def ensure_volume(after_sales: int, log) -> tuple[int, int, int]:
+    """The scale shop with at least `after_sales` after-sales: (shop id, merchant id, count)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    from aftersales.models import AfterSale
+    from shop.models import Shop, User
+
+    shop = Shop.objects.filter(code=SHOP_CODE).first()
+    have = AfterSale.objects.filter(shop=shop).count() if shop else 0
+    if have < after_sales:
+        log(f"seed_scale: {have:,} → {after_sales:,} after-sales (bulk inserts; minutes on PostgreSQL)")
+        call_command("seed_scale", after_sales=after_sales - have, shop=SHOP_CODE, append=have > 0, batch=50_000)
+        # Fresh statistics and visibility map: the planner and index-only scans see what a live database sees.
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+    shop = Shop.objects.get(code=SHOP_CODE)
+    user = User.objects.get(username="scale")
+    return shop.pk, user.pk, AfterSale.objects.filter(shop=shop).count()
+
+
+def machine() -> dict:
+    from django.db import connection
+
+    cpu = "unknown"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            database = f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+        else:
+            cursor.execute("SELECT sqlite_version()")
+            database = f"SQLite {cursor.fetchone()[0]}"
+    import django
+
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gb": round(memory_gb, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "database": database,
+    }
+
+
+def commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 100 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "—" if value is None else str(value)
+
+
+def markdown(results: dict, meta: dict, tables: dict, notes: list[str]) -> str:
+    m = meta["machine"]
+    lines = [
+        f"Measured {meta['finished_at']} (commit {meta['commit'] or '?'}, {meta['duration_s']:.0f} s"
+        f"{', QUICK smoke run' if meta['quick'] else ''}) on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB,"
+        f" {m['os']}; {m['database']}, Python {m['python']}, Django {m['django']}.",
+        "",
+        "| Measure | Result | Target | |",
+        "|---|---:|---|---|",
+    ]
+    for key, (label, unit, target, meets) in TARGETS.items():
+        value = results.get(key)
+        verdict = "" if meets is None or value is None else ("met" if meets(value) else "**missed**")
+        result = f"{fmt(value)} {unit}".strip() if value is not None else "not measured"
+        lines.append(f"| {label} (`{key}`) | {result} | {(target + ' ' + unit).strip() if target else ''} | {verdict} |")
+    for title, rows in tables.items():
+        lines += ["", f"**{title}**", "", "| Request | Median ms | p95 ms | Queries |", "|---|---:|---:|---:|"]
+        lines += [f"| {label} | {fmt(median)} | {fmt(p95)} | {queries} |" for label, median, p95, queries in rows]
+    if notes:
+        lines += [""] + [f"- {note}" for note in notes]
+    if meta["failed"]:
+        lines += ["", f"Failed parts: {', '.join(meta['failed'])} (see the run's output)."]
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(table: str) -> None:
+    text = README.read_text()
+    pattern = re.compile(re.escape(README_START) + ".*?" + re.escape(README_END), re.S)
+    if pattern.search(text):
+        README.write_text(pattern.sub(lambda _m: f"{README_START}\n{table}{README_END}", text))
+
+
+def main() -> int:
+    args = parse_args()
+    url = database_url()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+    sys.path.insert(0, str(BASE_DIR))
+    create_postgres_database(url)
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("django-q").setLevel(logging.WARNING)
+    from django.core.management import call_command
+
+    from .common import Context
+
+    started = time.monotonic()
+    call_command("migrate", verbosity=0)
+    context = Context(shop_id=0, user_id=0, after_sales=0, quick=args.quick)
+    context.shop_id, context.user_id, context.after_sales = ensure_volume(args.after_sales, context.log)
+    results: dict = {"after_sales": context.after_sales}
+    failed = []
+    for name in [part.strip() for part in args.only.split(",") if part.strip()]:
+        context.log(f"— {name} —")
+        try:
+            results.update(importlib.import_module(f"bench.{name}").run(context))
+        except Exception:
+            traceback.print_exc()
+            failed.append(name)
+    meta = {
+        "finished_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_s": round(time.monotonic() - started, 1),
+        "commit": commit(),
+        "quick": args.quick,
+        "failed": failed,
+        "machine": machine(),
+    }
+    table = markdown(results, meta, context.tables, context.notes)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps({**results, "meta": meta}, indent=2, ensure_ascii=False) + "\n")
+    (RESULTS / "latest.md").write_text(table)
+    if not args.quick:
+        update_readme(table)
+    print(table)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
