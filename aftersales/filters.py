@@ -6,10 +6,11 @@ the XLSX job all build it, so an export holds exactly the rows the page listed.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,10 @@ LOGISTICS_STATES: dict[str, tuple[str, tuple[str, ...]]] = {
 MAX_DEADLINE_HOURS = 24 * 30
 
 
+def courier_choices() -> list[tuple[str, str]]:
+    return list(Courier.objects.values_list("code", "name"))
+
+
 class WorkbenchFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
@@ -52,9 +57,9 @@ class WorkbenchFilter(django_filters.FilterSet):
         choices=[(key, label) for key, (label, _statuses) in LOGISTICS_STATES.items()],
         method="filter_logistics",
     )
-    courier = django_filters.ModelChoiceFilter(
-        label=_("Courier"), queryset=Courier.objects.all(), to_field_name="code", method="filter_courier"
-    )
+    # Choices from one plain query a page: a ModelChoiceFilter iterates its queryset through a
+    # server-side cursor on PostgreSQL (three round trips) for a list of a dozen couriers.
+    courier = django_filters.ChoiceFilter(label=_("Courier"), choices=courier_choices, method="filter_courier")
     flag = django_filters.ChoiceFilter(
         label=_("Flag"),
         choices=[(NO_FLAG, _("no flag")), *[(c.value, c.label) for c in AfterSale.Flag if c.value]],
@@ -112,6 +117,20 @@ class WorkbenchFilter(django_filters.FilterSet):
         # One clock for the whole page: the filter, the countdowns and the quick-view counts agree.
         self.now = now or timezone.now()
 
+    def get_form_class(self):
+        # The form's fields depend on the class's filters only: build its class once per process,
+        # not on every page (django-filter makes a new class per FilterSet instance).
+        form_class = type(self).__dict__.get("_form_class")
+        if form_class is None:
+            form_class = type(self)._form_class = super().get_form_class()
+        return form_class
+
+    def filter_by(self, queryset, cleaned: dict):
+        """`queryset` filtered by already-cleaned values (a quick view's), through the same filters."""
+        for name, value in cleaned.items():
+            queryset = self.filters[name].filter(queryset, value)
+        return queryset
+
     def filter_search(self, queryset, name, value):
         value = value.strip()
         if not value:
@@ -138,7 +157,7 @@ class WorkbenchFilter(django_filters.FilterSet):
         return queryset.filter(parcel__status__in=LOGISTICS_STATES[value][1])
 
     def filter_courier(self, queryset, name, value):
-        return queryset.filter(parcel__courier=value)
+        return queryset.filter(parcel__courier__code=value)
 
     def filter_flag(self, queryset, name, value):
         return queryset.filter(flag="" if value == NO_FLAG else value)
@@ -183,7 +202,7 @@ ABOUT_TO_TIME_OUT_HOURS = int(rules.ABOUT_TO_TIME_OUT.total_seconds() // 3600)
 QUICK_VIEW_COUNT_CAP = 99  # counts stop here ("99+"): a page never counts more than 100 rows per view
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class QuickView:
     key: str
     label: str
@@ -192,6 +211,14 @@ class QuickView:
     @property
     def query(self) -> str:
         return filter_query(self.params)
+
+    @cached_property
+    def cleaned(self) -> dict:
+        """The params as the filter form cleans them, once per process (they are constants)."""
+        form = WorkbenchFilter(self.params).form
+        if not form.is_valid():
+            raise ValueError(f"quick view {self.key}: {form.errors.as_json()}")
+        return {name: form.cleaned_data[name] for name in self.params}
 
 
 QUICK_VIEWS = (
@@ -224,9 +251,10 @@ class QuickViewCount:
 def quick_view_counts(queryset: QuerySet[AfterSale], *, current_params, now: datetime) -> list[QuickViewCount]:
     """Each quick view with its count, capped: COUNT(*) over a LIMIT subquery, one query per view."""
     current = filter_query(current_params)
+    filterset = WorkbenchFilter(queryset=queryset, now=now)  # one, unbound: its filters, the page's clock
     counts = []
     for view in QUICK_VIEWS:
-        rows = filtered_after_sales(queryset, view.params, now=now).order_by().values("pk")
+        rows = filterset.filter_by(queryset, view.cleaned).order_by().values("pk")
         count = rows[: QUICK_VIEW_COUNT_CAP + 1].count()
         counts.append(QuickViewCount(view=view, count=count, active=current == view.query))
     return counts

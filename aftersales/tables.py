@@ -2,11 +2,13 @@
 
 from datetime import datetime, timedelta
 from functools import cached_property
+from urllib.parse import quote
 
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.http import RFC3986_SUBDELIMS
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -202,6 +204,14 @@ class WorkbenchTable(tables.Table):
         return f'<tr class="{row_class}">{tds}</tr>'
 
     @cached_property
+    def texts(self) -> dict[str, str]:
+        """Fixed texts of the cells, translated once per page."""
+        return {
+            "abuse_title": _("Refund-only requests of this buyer in this shop over the last 90 days"),
+            "abuse": _("90 d refund-only: %(count)d · %(amount)s yuan"),
+        }
+
+    @cached_property
     def labels(self) -> dict[str, dict[str, str]]:
         """Choice labels translated once per page, not once per cell."""
         choices = {
@@ -219,9 +229,17 @@ class WorkbenchTable(tables.Table):
         buyer_ids = [record.buyer_id for record in self.data]
         return selectors.abuse_stats(shop=self.shop, buyer_ids=buyer_ids, now=self.now)
 
+    @cached_property
+    def detail_url_template(self) -> str | None:
+        # One reverse() a page, not one a row: the after-sale number is the only part that varies.
+        url = detail_url("0")
+        return url[: url.rindex("/0/")] + "/{}/" if url else None
+
     def render_after_sale_no(self, record):
         applied = format_html('<br><span class="small muted">{}</span>', shanghai(record.applied_at))
-        url = detail_url(record.after_sale_no)
+        url = self.detail_url_template and self.detail_url_template.format(
+            quote(record.after_sale_no, safe=RFC3986_SUBDELIMS + "~:@")
+        )
         if url:
             return format_html('<a href="{}">{}</a>{}', url, record.after_sale_no, applied)
         return format_html("{}{}", record.after_sale_no, applied)
@@ -306,8 +324,7 @@ class WorkbenchTable(tables.Table):
             hint = format_html(
                 '<br><span class="abuse{}" title="{}">{}</span>',
                 " flagged" if stats["flagged"] else "",
-                _("Refund-only requests of this buyer in this shop over the last 90 days"),
-                _("90 d refund-only: %(count)d · %(amount)s yuan")
-                % {"count": stats["count"], "amount": f"{stats['amount']:,.2f}"},
+                self.texts["abuse_title"],
+                self.texts["abuse"] % {"count": stats["count"], "amount": f"{stats['amount']:,.2f}"},
             )
         return format_html("{}{}", record.buyer.nickname, hint)
