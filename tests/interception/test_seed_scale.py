@@ -12,9 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aftersales import selectors
 from aftersales.models import AfterSale, AfterSaleLog, RefundEntry
 from interception.models import FeeCharge, ServiceOrder
+from shop import keyset
 from shop.models import Order, OrderLine, Parcel, Shop, User
 
 
@@ -106,34 +106,62 @@ def test_refuses_a_shop_that_already_has_after_sales_unless_appending(scale_shop
     connection.check_constraints()
 
 
-def page_queries(client, per_page: int) -> int:
+def page_queries(client, params: dict) -> tuple[int, list[str]]:
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse("aftersales:workbench"), {"per_page": per_page})
+        response = client.get(reverse("aftersales:workbench"), params)
     assert response.status_code == 200
-    assert len(response.context["table"].paginated_rows) == per_page
-    return len(queries.captured_queries)
+    assert len(response.context["table"].data) == int(params.get("per_page", 50))
+    return len(queries.captured_queries), [q["sql"] for q in queries.captured_queries]
 
 
-def test_the_workbench_of_the_scale_user_costs_the_same_queries_at_any_page_size(client, scale_shop):
+def deep_cursor(shop: Shop, position: int) -> str:
+    """The workbench cursor just before `position` (1-based) in its default order."""
+    rows = AfterSale.objects.filter(shop=shop).order_by(F("deadline").asc(nulls_last=True), "id")
+    return keyset.Cursor(*rows.values_list("deadline", "id")[position - 2]).token
+
+
+GUARDED_LISTS = [
+    {},
+    {"status": "pending_merchant"},
+    {"status": "open", "type": "refund_only", "logistics": "in_transit"},
+    {"status": "open", "deadline_within": "24"},
+    {"type": "refund_only", "amount_min": "10", "amount_max": "500"},
+]
+
+
+def test_the_workbench_costs_the_same_queries_at_any_page_size_and_depth(client, db):
+    seed(3000, batch=3000)
     client.force_login(User.objects.get(username="scale"))
     assert client.get(reverse("aftersales:workbench")).status_code == 200  # warm the session
-    assert page_queries(client, 20) == page_queries(client, 100)
-
-
-def workbench_page_query(shop: Shop, per_page: int = 50):
-    """The page query as WorkbenchView builds it: the selector, the table's default deadline order, LIMIT."""
-    deadline = F("deadline").asc(nulls_last=True)  # WorkbenchTable.order_deadline, ascending
-    return selectors.after_sales_for_shop(shop=shop).order_by(deadline, "id")[: per_page + 1]  # LazyPaginator
+    for params in GUARDED_LISTS:
+        first, _ = page_queries(client, {**params, "per_page": 20})
+        assert page_queries(client, {**params, "per_page": 100})[0] == first, params
+        response = client.get(reverse("aftersales:workbench"), {**params, "per_page": 20})
+        after = response.context["table"].keyset.next_token
+        assert page_queries(client, {**params, "per_page": 20, "after": after})[0] == first, params
 
 
 @pytest.mark.postgres
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="EXPLAIN plans are PostgreSQL's")
-def test_the_workbench_page_query_reads_the_after_sales_through_an_index(db):
+def test_every_workbench_query_reads_the_after_sales_through_an_index(client, db):
     seed(5000, batch=5000)
     shop = Shop.objects.get(code="scale-shop")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
-    query = workbench_page_query(shop)
-    plan = query.explain()
-    assert "Seq Scan on aftersales_aftersale" not in plan, f"{query.query}\n{plan}"
-    assert len(list(query)) == 51
+    client.force_login(User.objects.get(username="scale"))
+    deep = deep_cursor(shop, 1500)
+    for params in [*GUARDED_LISTS, {"after": deep}, {"sort": "-deadline", "after": deep}, {"q": "no-such-number"}]:
+        _count, statements = page_queries(client, params) if "q" not in params else (0, search_queries(client, params))
+        touching = [sql for sql in statements if "aftersales_aftersale" in sql]
+        assert touching
+        for sql in touching:
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN " + sql)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "Seq Scan on aftersales_aftersale" not in plan, f"{params}\n{sql}\n{plan}"
+
+
+def search_queries(client, params) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("aftersales:workbench"), params).status_code == 200
+    return [q["sql"] for q in queries.captured_queries]
