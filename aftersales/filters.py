@@ -10,6 +10,7 @@ from functools import cached_property
 
 import django_filters
 from django import forms
+from django.db import connections
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
@@ -249,12 +250,19 @@ class QuickViewCount:
 
 
 def quick_view_counts(queryset: QuerySet[AfterSale], *, current_params, now: datetime) -> list[QuickViewCount]:
-    """Each quick view with its count, capped: COUNT(*) over a LIMIT subquery, one query per view."""
+    """Each quick view with its count, capped: COUNT(*) over a LIMIT subquery per view, all in one query."""
     current = filter_query(current_params)
     filterset = WorkbenchFilter(queryset=queryset, now=now)  # one, unbound: its filters, the page's clock
-    counts = []
+    capped = []
     for view in QUICK_VIEWS:
-        rows = filterset.filter_by(queryset, view.cleaned).order_by().values("pk")
-        count = rows[: QUICK_VIEW_COUNT_CAP + 1].count()
-        counts.append(QuickViewCount(view=view, count=count, active=current == view.query))
-    return counts
+        rows = filterset.filter_by(queryset, view.cleaned).order_by().values("pk")[: QUICK_VIEW_COUNT_CAP + 1]
+        capped.append(rows.query.sql_with_params())
+    # One round trip for the four counts: they are read on every workbench page.
+    sql = "SELECT " + ", ".join(f"(SELECT COUNT(*) FROM ({part}) AS view_{i})" for i, (part, _p) in enumerate(capped))
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, [param for _part, params in capped for param in params])
+        counts = cursor.fetchone()
+    return [
+        QuickViewCount(view=view, count=count, active=current == view.query)
+        for view, count in zip(QUICK_VIEWS, counts, strict=True)
+    ]
