@@ -4,11 +4,17 @@ A refund is one append-only RefundEntry plus guarded increments of the line's, t
 after-sale's refunded counters. Each increment is an `UPDATE … WHERE refunded + amount <= paid`;
 if any matches no row the whole refund is refused, and CHECK constraints on the three tables are
 the last line behind it. Callers hold the order → line → after-sale row locks already.
+
+`record_refunds` does the same for many lines at once (the timeout sweep's chunks): one guarded
+UPDATE per table for all of them, all or nothing.
 """
 
+from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -69,3 +75,96 @@ def record_refund(
         reason=reason[:200],
         idempotency_key=idempotency_key,
     )
+
+
+@dataclass(frozen=True)
+class Refund:
+    """One refund for record_refunds: the arguments of record_refund."""
+
+    line: OrderLine  # with its order loaded
+    after_sale: AfterSale | None
+    kind: str
+    amount: Decimal
+    actor: str
+    idempotency_key: str
+    reason: str = ""
+    user: Any = None
+
+
+def _guarded_increment(model, amounts: dict[int, Decimal], cap: str) -> int:
+    """Add amounts[pk] to each row's refunded_amount where it stays within `cap`; how many rows moved.
+
+    One `UPDATE … FROM (VALUES …)` (PostgreSQL, SQLite ≥ 3.33): the ORM's Case/When equivalent costs
+    about a millisecond of Python per row to build.
+    """
+    if not amounts:
+        return 0
+    table = connection.ops.quote_name(model._meta.db_table)
+    cap = connection.ops.quote_name(model._meta.get_field(cap).column)
+    rows = ", ".join(["(%s, %s)"] * len(amounts))
+    sql = (
+        f"UPDATE {table} SET refunded_amount = {table}.refunded_amount + v.column2 FROM (VALUES {rows}) AS v "
+        f"WHERE {table}.id = v.column1 AND {table}.refunded_amount + v.column2 <= {table}.{cap}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for pk, amount in amounts.items() for value in (pk, amount)])
+        return cursor.rowcount
+
+
+@transaction.atomic  # a savepoint: a refused batch leaves no half-moved counter behind
+def record_refunds(refunds: list[Refund]) -> list[RefundEntry]:
+    """record_refund for many refunds, one per line, in a fixed number of queries; the entries in order.
+
+    All or nothing: if any line, order (its refunds of this call summed) or after-sale would go above
+    what was paid or asked, DomainError and nothing moved. A key already in the ledger returns its
+    entry and moves nothing, as in record_refund.
+    """
+    if not refunds:
+        return []
+    keys = [refund.idempotency_key for refund in refunds]
+    if len(set(keys)) != len(keys) or len({refund.line.pk for refund in refunds}) != len(refunds):
+        raise ValueError("record_refunds takes one refund per line, each with its own idempotency key")
+    existing = {entry.idempotency_key: entry for entry in RefundEntry.objects.filter(idempotency_key__in=keys)}
+    new = [refund for refund in refunds if refund.idempotency_key not in existing]
+    if any(refund.amount <= 0 for refund in new):
+        raise DomainError(_("A refund must be more than 0.00 yuan."), code="invalid_amount")
+    per_order: dict[int, Decimal] = defaultdict(Decimal)
+    for refund in new:
+        per_order[refund.line.order_id] += refund.amount
+    per_after_sale = {refund.after_sale.pk: refund.amount for refund in new if refund.after_sale is not None}
+    per_line = {refund.line.pk: refund.amount for refund in new}
+    moved = (
+        _guarded_increment(OrderLine, per_line, "paid_amount") == len(per_line)
+        and _guarded_increment(Order, per_order, "paid_amount") == len(per_order)
+        and _guarded_increment(AfterSale, per_after_sale, "amount") == len(per_after_sale)
+    )
+    if not moved:
+        # Nothing was written that survives: this savepoint rolls back with the error.
+        raise DomainError(
+            _("Refusing to refund %(amount)s yuan: refunds would exceed what the buyers paid.")
+            % {"amount": f"{sum(per_line.values()):.2f}"},
+            code="amount_exceeds_refundable",
+        )
+    lines = dict(OrderLine.objects.filter(pk__in=list(per_line)).values_list("pk", "refunded_amount"))
+    after_sales = dict(AfterSale.objects.filter(pk__in=list(per_after_sale)).values_list("pk", "refunded_amount"))
+    for refund in new:
+        refund.line.refunded_amount = lines[refund.line.pk]
+        if refund.after_sale is not None:
+            refund.after_sale.refunded_amount = after_sales[refund.after_sale.pk]
+    created = RefundEntry.objects.bulk_create(
+        RefundEntry(
+            shop_id=refund.line.order.shop_id,
+            order_id=refund.line.order_id,
+            line=refund.line,
+            after_sale=refund.after_sale,
+            kind=refund.kind,
+            amount=refund.amount,
+            actor=refund.actor,
+            user=refund.user,
+            reason=refund.reason[:200],
+            idempotency_key=refund.idempotency_key,
+        )
+        for refund in new
+    )
+    by_key = existing | {entry.idempotency_key: entry for entry in created}
+    return [by_key[key] for key in keys]

@@ -1,7 +1,8 @@
 """Outbound buyer notifications: recorded in the after-sale's transaction, delivered after commit.
 
-Delivery is a django-q2 task per notification (signed POST to BUYER_NOTIFICATIONS_URL, like the
-inbound events) plus a sweep that retries the ones not yet acknowledged, with backoff.
+Delivery is a django-q2 task per notification, or one per chunk of the timeout sweep (signed POST to
+BUYER_NOTIFICATIONS_URL, like the inbound events), plus a sweep that retries the ones not yet
+acknowledged, with backoff.
 """
 
 import http.client
@@ -24,6 +25,9 @@ from .models import Actor, AfterSale, AfterSaleLog, BuyerNotification
 MAX_ATTEMPTS = 12
 BACKOFF = [timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1)]
 TIMEOUT_SECONDS = 5
+# One task delivering many stops starting new ones after this long: far inside the worker's task
+# timeout (Q_CLUSTER["timeout"], 120 s) even when the webhook hangs for TIMEOUT_SECONDS each time.
+DELIVERY_BUDGET_SECONDS = 60
 
 MESSAGES = {
     "refuse_parcel": _("Your refund will be paid once the parcel comes back: please refuse it on delivery."),
@@ -38,7 +42,8 @@ def _enqueue(notification: BuyerNotification) -> None:
     transaction.on_commit(lambda: async_task("aftersales.notifications.deliver", notification.pk))
 
 
-def notify_buyer(after_sale: AfterSale, kind: str, *, at=None, **extra) -> BuyerNotification:
+def _unsaved(after_sale: AfterSale, kind: str, *, at=None, **extra) -> tuple[BuyerNotification, AfterSaleLog]:
+    """The notification and its history row, not yet saved. `after_sale.order.buyer` and `.line` are read."""
     payload = {
         "kind": kind,
         "after_sale_no": after_sale.after_sale_no,
@@ -48,7 +53,7 @@ def notify_buyer(after_sale: AfterSale, kind: str, *, at=None, **extra) -> Buyer
         "message": str(MESSAGES[kind]),
         **{key: (f"{value:.2f}" if hasattr(value, "quantize") else value) for key, value in extra.items()},
     }
-    notification = BuyerNotification.objects.create(
+    notification = BuyerNotification(
         shop_id=after_sale.shop_id,
         order_id=after_sale.order_id,
         line_id=after_sale.line_id,
@@ -57,15 +62,36 @@ def notify_buyer(after_sale: AfterSale, kind: str, *, at=None, **extra) -> Buyer
         payload=payload,
         next_attempt_at=timezone.now() + BACKOFF[0],  # the sweep's safety net if the task is lost
     )
-    AfterSaleLog.objects.create(
+    log = AfterSaleLog(
         after_sale=after_sale,
         action=AfterSaleLog.Action.NOTIFICATION,
         actor=Actor.PLATFORM,
         message=str(MESSAGES[kind]),
         at=at or timezone.now(),
     )
+    return notification, log
+
+
+def notify_buyer(after_sale: AfterSale, kind: str, *, at=None, **extra) -> BuyerNotification:
+    notification, log = _unsaved(after_sale, kind, at=at, **extra)
+    notification.save()
+    log.save()
     _enqueue(notification)
     return notification
+
+
+def notify_buyers(requests: list[tuple[AfterSale, str, dict]], *, at) -> list[BuyerNotification]:
+    """notify_buyer for many after-sales at once: (after-sale, kind, extra) each; two inserts, and one
+    delivery task for all of them after commit.
+    """
+    if not requests:
+        return []
+    pairs = [_unsaved(after_sale, kind, at=at, **extra) for after_sale, kind, extra in requests]
+    created = BuyerNotification.objects.bulk_create([notification for notification, _log in pairs])
+    AfterSaleLog.objects.bulk_create([log for _notification, log in pairs])
+    ids = [notification.pk for notification in created]
+    transaction.on_commit(lambda: async_task("aftersales.notifications.deliver_many", ids))
+    return created
 
 
 def notify_card(*, order, line, user) -> BuyerNotification:
@@ -135,6 +161,26 @@ def deliver(notification_id: int) -> str:
         status="delivered", delivered_at=timezone.now(), attempts=notification.attempts + 1, last_error=""
     )
     return "delivered"
+
+
+def deliver_many(notification_ids: list[int], *, budget_seconds: float = DELIVERY_BUDGET_SECONDS) -> dict[str, int]:
+    """Deliver several notifications in one task (the timeout sweep queues one per chunk). Safe twice.
+
+    Stops starting new deliveries after `budget_seconds`, well inside the worker's task timeout: the
+    ones not reached stay pending, and the retry sweep delivers them once their first retry is due.
+    """
+    if not settings.BUYER_NOTIFICATIONS_URL:
+        skipped = BuyerNotification.objects.filter(pk__in=notification_ids, status="pending").update(status="skipped")
+        return {"skipped": skipped}
+    outcomes: dict[str, int] = {}
+    stop_at = time.monotonic() + budget_seconds
+    for done, notification_id in enumerate(notification_ids):
+        if time.monotonic() > stop_at:
+            outcomes["left for the retry sweep"] = len(notification_ids) - done
+            break
+        outcome = deliver(notification_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
 
 
 def retry_due_notifications(limit: int = 500) -> int:

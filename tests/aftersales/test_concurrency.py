@@ -14,10 +14,10 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.test import Client
 
-from aftersales import ledger, services, tasks
+from aftersales import ledger, services, tasks, timeouts
 from aftersales.models import AfterSale, RefundEntry
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
@@ -278,3 +278,135 @@ def test_after_sales_of_two_orders_of_one_shop_do_not_wait_for_each_other(shop_a
     finally:
         release.set()
         holder.join(timeout=30)
+
+
+def test_three_concurrent_sweeps_in_small_chunks_act_on_each_after_sale_once(shop_and_merchant, monkeypatch):
+    # Chunks of 4 over orders of 3 lines: the sweeps' chunks overlap and split orders differently.
+    shop, _merchant = shop_and_merchant
+    monkeypatch.setattr(tasks, "SWEEP_BATCH", 4)
+    now = at("2026-11-25 12:00")
+    kinds = [("pending_merchant", "refund_only"), ("pending_merchant", "return_refund")]
+    kinds.append(("awaiting_merchant_receipt", "return_refund"))
+    orders = []
+    for _ in range(10):
+        order = make_order(
+            shop, status=Order.Status.COMPLETED, lines=[{"line_no": str(i), "paid_amount": "40.00"} for i in (1, 2, 3)]
+        )
+        for line, (status, type) in zip(order.lines.order_by("line_no"), kinds, strict=True):
+            make_after_sale(order, line=line, status=status, type=type, reason="quality", deadline=now - timedelta(1))
+        orders.append(order)
+
+    results = run_together(3, lambda i: tasks.sweep_overdue_after_sales(now=now))
+
+    assert all(isinstance(r, int) for r in results), results
+    assert sum(results) == 30
+    assert Counter(AfterSale.objects.values_list("status", flat=True)) == {"refunded": 20, "awaiting_buyer_return": 10}
+    assert Counter(RefundEntry.objects.values_list("after_sale_id", flat=True)).most_common(1)[0][1] == 1
+    assert RefundEntry.objects.count() == 20
+    status_changes = Counter(
+        AfterSale.objects.filter(logs__action="status", logs__actor="timeout").values_list("pk", flat=True)
+    )
+    assert set(status_changes.values()) == {1} and len(status_changes) == 30
+    assert set(AfterSale.objects.annotate(n=Count("notifications")).values_list("n", flat=True)) == {1}
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.refunded_amount, ledger_sum(order=order)) == (Decimal("80.00"), Decimal("80.00"))
+
+
+def hold_locks_of(after_sale_id: int, locked: threading.Event, release: threading.Event) -> threading.Thread:
+    """A thread holding the order → line → after-sale locks of one after-sale until `release`, changing nothing."""
+
+    def hold():
+        try:
+            with transaction.atomic():
+                services.lock_after_sale(after_sale_id)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    return thread
+
+
+def test_a_chunk_passes_over_an_after_sale_another_transaction_holds_without_waiting(shop_and_merchant):
+    shop, _merchant = shop_and_merchant
+    now = at("2026-11-25 12:00")
+    orders = [make_order(shop, status=Order.Status.COMPLETED, lines=[{"paid_amount": "40.00"}]) for _ in range(3)]
+    held, *others = [make_after_sale(order, deadline=now - timedelta(minutes=1)) for order in orders]
+    locked, release = threading.Event(), threading.Event()
+    holder = hold_locks_of(held.pk, locked, release)
+    try:
+        assert locked.wait(timeout=30)
+        started = time.monotonic()
+        result = timeouts.time_out_after_sales(after_sale_ids=[held.pk, *(a.pk for a in others)], now=now)
+        elapsed = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert elapsed < 10  # it did not wait for the holder, which lets go only after the chunk returned
+    assert (result.handled, result.contended, result.failed) == ([a.pk for a in others], [held.pk], [])
+    assert AfterSale.objects.get(pk=held.pk).status == "pending_merchant"
+    assert RefundEntry.objects.count() == 2
+
+
+def test_the_sweep_waits_at_the_end_for_an_after_sale_another_transaction_held(shop_and_merchant):
+    shop, _merchant = shop_and_merchant
+    now = at("2026-11-25 12:00")
+    orders = [make_order(shop, status=Order.Status.COMPLETED, lines=[{"paid_amount": "40.00"}]) for _ in range(3)]
+    held, *others = [make_after_sale(order, deadline=now - timedelta(minutes=1)) for order in orders]
+    locked, release = threading.Event(), threading.Event()
+    holder = hold_locks_of(held.pk, locked, release)
+    assert locked.wait(timeout=30)
+    sweep = []
+
+    def run_sweep():
+        try:
+            sweep.append(tasks.sweep_overdue_after_sales(now=now))
+        finally:
+            connection.close()
+
+    sweeper = threading.Thread(target=run_sweep)
+    sweeper.start()
+    try:
+        deadline = time.monotonic() + 20
+        while RefundEntry.objects.count() < 2 and time.monotonic() < deadline:  # the others, in their chunk
+            time.sleep(0.05)
+        assert RefundEntry.objects.count() == 2
+        assert sweeper.is_alive()  # waiting for the held one's locks
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        sweeper.join(timeout=30)
+
+    assert sweep == [3]
+    assert set(AfterSale.objects.values_list("status", flat=True)) == {"refunded"}
+    assert RefundEntry.objects.filter(after_sale=held).count() == 1
+
+
+def test_a_sweep_and_a_writer_locking_after_sales_in_the_other_order_do_not_deadlock(shop_and_merchant):
+    # A bulk interception locks its after-sales one at a time in its own order: here the later order
+    # first, then the earlier. A sweep locking both orders at once in id order and waiting would deadlock.
+    shop, _merchant = shop_and_merchant
+    now = at("2026-11-25 12:00")
+    orders = [make_order(shop, status=Order.Status.COMPLETED, lines=[{"paid_amount": "40.00"}]) for _ in range(2)]
+    first, second = (make_after_sale(order, deadline=now - timedelta(minutes=1)) for order in orders)
+    second_locked = threading.Event()
+
+    def work(i):
+        if i == 0:
+            with transaction.atomic():
+                services.lock_after_sale(second.pk)
+                second_locked.set()
+                time.sleep(0.5)  # the sweep is under way meanwhile
+                services.lock_after_sale(first.pk)
+            return "writer done"
+        assert second_locked.wait(timeout=30)
+        return tasks.sweep_overdue_after_sales(now=now)
+
+    results = run_together(2, work)
+
+    assert results == ["writer done", 2]
+    assert RefundEntry.objects.count() == 2

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from aftersales import notifications, services, tasks
 from aftersales.models import BuyerNotification
@@ -220,3 +221,70 @@ def test_a_webhook_answering_garbage_is_retried_and_does_not_stop_the_sweep(shop
     assert notifications.retry_due_notifications() == 2
     assert set(BuyerNotification.objects.values_list("status", flat=True)) == {"delivered"}
     assert second.pk in {int(r["body"]["id"].split("-")[1]) for r in webhook.received}
+
+
+@pytest.fixture
+def three_notifications(shop):
+    made = []
+    for i in range(3):
+        order = make_order(shop, order_no=f"O-20{i}", status=Order.Status.COMPLETED, lines=[{"paid_amount": "10.00"}])
+        after_sale = make_after_sale(order, after_sale_no=f"AS-20{i}", status="refunded")
+        made.append(notifications.notify_buyer(after_sale, "refunded", amount=after_sale.amount))
+    return made
+
+
+def test_one_task_delivers_a_chunk_of_notifications(three_notifications, webhook):
+    ids = [n.pk for n in three_notifications]
+
+    assert notifications.deliver_many(ids) == {"delivered": 3}
+
+    assert [r["body"]["id"] for r in webhook.received] == [f"notification-{pk}" for pk in ids]
+    assert set(BuyerNotification.objects.values_list("status", flat=True)) == {"delivered"}
+    assert notifications.deliver_many(ids) == {"nothing to do": 3}
+    assert len(webhook.received) == 3
+
+
+def test_without_a_webhook_url_a_chunk_is_skipped_in_one_query(
+    three_notifications, settings, django_assert_num_queries
+):
+    settings.BUYER_NOTIFICATIONS_URL = ""
+
+    with django_assert_num_queries(1):
+        assert notifications.deliver_many([n.pk for n in three_notifications]) == {"skipped": 3}
+
+    assert set(BuyerNotification.objects.values_list("status", flat=True)) == {"skipped"}
+
+
+def test_a_chunk_past_its_time_budget_leaves_the_rest_to_the_retry_sweep(three_notifications, webhook):
+    assert notifications.deliver_many([n.pk for n in three_notifications], budget_seconds=-1) == {
+        "left for the retry sweep": 3
+    }
+
+    assert webhook.received == []
+    assert set(BuyerNotification.objects.values_list("status", "attempts")) == {("pending", 0)}
+    assert all(n.next_attempt_at is not None for n in BuyerNotification.objects.all())
+
+
+def test_the_sweep_notifies_its_buyers_with_one_task_per_chunk_after_commit(
+    shop, webhook, monkeypatch, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    for i, type in enumerate(["refund_only", "return_refund", "refund_only"]):
+        order = make_order(shop, order_no=f"O-30{i}", status=Order.Status.COMPLETED, lines=[{"paid_amount": "10.00"}])
+        make_after_sale(
+            order, after_sale_no=f"AS-30{i}", type=type, reason="quality", deadline=now - timedelta(hours=1)
+        )
+    queued = []
+    monkeypatch.setattr(notifications, "async_task", lambda *args: queued.append(args) or async_task(*args))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.sweep_overdue_after_sales(now=now) == 3
+
+    ids = list(BuyerNotification.objects.order_by("pk").values_list("pk", flat=True))
+    assert queued == [("aftersales.notifications.deliver_many", ids)]
+    assert [(r["body"]["after_sale_no"], r["body"]["kind"]) for r in webhook.received] == [
+        ("AS-300", "refunded"),
+        ("AS-301", "return_agreed"),
+        ("AS-302", "refunded"),
+    ]
+    assert set(BuyerNotification.objects.values_list("status", flat=True)) == {"delivered"}
