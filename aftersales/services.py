@@ -36,21 +36,54 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 # --- locking -------------------------------------------------------------------------------------
-def lock_after_sale(after_sale_id: int, *, shop: Shop | None = None) -> AfterSale:
-    """Lock order, line and after-sale, in that order. Another shop's after-sale is NotFound."""
-    scope = AfterSale.objects.filter(pk=after_sale_id)
-    if shop is not None:
-        scope = scope.filter(shop=shop)
-    ids = scope.values("order_id", "line_id").first()
-    if ids is None:
-        raise NotFound(_("After-sale not found."))
+def lock_after_sale(
+    after_sale_id: int, *, shop: Shop | None = None, order_id: int | None = None, line_id: int | None = None
+) -> AfterSale:
+    """Lock order, line and after-sale, in that order. Another shop's after-sale is NotFound.
+
+    `order_id` and `line_id`: the after-sale's, when the caller has read them already (one query less;
+    without `shop`, which is checked by that query).
+    """
+    if shop is not None or order_id is None or line_id is None:
+        scope = AfterSale.objects.filter(pk=after_sale_id)
+        if shop is not None:
+            scope = scope.filter(shop=shop)
+        ids = scope.values("order_id", "line_id").first()
+        if ids is None:
+            raise NotFound(_("After-sale not found."))
+        order_id, line_id = ids["order_id"], ids["line_id"]
     # of=("self",): lock the order row only, not the shop's (which would queue the whole shop's writes).
-    order = Order.objects.select_for_update(of=("self",)).select_related("shop").get(pk=ids["order_id"])
-    line = OrderLine.objects.select_for_update().get(pk=ids["line_id"])
+    # The buyer comes along because most writes end by notifying them (one query less each).
+    order = Order.objects.select_for_update(of=("self",)).select_related("shop", "buyer").get(pk=order_id)
+    line = OrderLine.objects.select_for_update().get(pk=line_id)
     after_sale = AfterSale.objects.select_for_update().get(pk=after_sale_id)
     line.order = order
     after_sale.order, after_sale.line = order, line
     return after_sale
+
+
+def lock_after_sales(after_sale_ids: Iterable[int], *, shop: Shop | None = None) -> dict[int, AfterSale]:
+    """Lock many after-sales at once: all their orders, then all their lines, then the after-sales, each
+    sorted by id, so four queries whatever the count. Same lock order as lock_after_sale, and two bulk
+    lockers take common rows in the same order (no deadlock). Returns {id: after-sale}; ids of another
+    shop, or missing, are left out.
+    """
+    scope = AfterSale.objects.filter(pk__in=list(after_sale_ids))
+    if shop is not None:
+        scope = scope.filter(shop=shop)
+    rows = list(scope.values_list("pk", "order_id", "line_id"))
+    if not rows:
+        return {}
+    orders = Order.objects.select_for_update(of=("self",)).select_related("shop", "buyer")
+    orders = {order.pk: order for order in orders.filter(pk__in={row[1] for row in rows}).order_by("pk")}
+    lines = OrderLine.objects.select_for_update().filter(pk__in={row[2] for row in rows}).order_by("pk")
+    lines = {line.pk: line for line in lines}
+    locked = {}
+    for after_sale in AfterSale.objects.select_for_update().filter(pk__in=[row[0] for row in rows]).order_by("pk"):
+        after_sale.order, after_sale.line = orders[after_sale.order_id], lines[after_sale.line_id]
+        after_sale.line.order = after_sale.order
+        locked[after_sale.pk] = after_sale
+    return locked
 
 
 def lock_after_sale_by_no(after_sale_no: str) -> AfterSale:
@@ -549,27 +582,38 @@ def time_out_after_sale(*, after_sale_id: int, now: datetime | None = None) -> A
 
 
 # --- interception (called by the interception layer) ---------------------------------------------
-def refund_after_interception(*, after_sale_id: int, at: datetime, label: str) -> AfterSale | None:
+def refund_after_interception(
+    *, after_sale_id: int, at: datetime, label: str, locked: AfterSale | None = None
+) -> AfterSale | None:
     """Interception succeeded: the 48-hour rule, the interception date in the remark and flag, and the
     automatic refund whoever the buyer is. Safe twice: a refunded after-sale is left as it is.
+
+    `locked`: the after-sale as lock_after_sale returned it, when the caller already holds its locks in
+    this transaction (the interception result does): not locked and read a second time.
     """
-    after_sale = lock_after_sale(after_sale_id)
+    after_sale = locked if locked is not None else lock_after_sale(after_sale_id)
+    changed = []
     if label not in after_sale.remark:
         after_sale.remark = f"{label} {after_sale.remark}".strip()[:500]
         after_sale.flag = AfterSale.Flag.BLUE
-        _save(after_sale, "remark", "flag")
-        _log(after_sale, AfterSaleLog.Action.REMARK, actor=Actor.INTERCEPTION, at=at, message=label)
-    if not after_sale.is_open or after_sale.status == S.ARBITRATION:
-        return after_sale
-    if after_sale.deadline is not None:
-        _set_deadline(
-            after_sale,
-            rules.deadline_after_parcel_resolved(after_sale.deadline, at),
-            actor=Actor.INTERCEPTION,
-            message=PARCEL_RESOLUTIONS[Parcel.Status.INTERCEPTED],
-            at=at,
+        changed += ["remark", "flag"]
+    refund = after_sale.is_open and after_sale.status != S.ARBITRATION
+    if refund and after_sale.deadline is not None:
+        deadline = rules.deadline_after_parcel_resolved(after_sale.deadline, at)
+        if deadline != after_sale.deadline:
+            after_sale.deadline = deadline
+            changed.append("deadline")
+    if changed:  # one write and one insert for both: this runs once per parcel of a bulk interception
+        _save(after_sale, *changed)
+        logs = [(AfterSaleLog.Action.REMARK, label)] if "remark" in changed else []
+        if "deadline" in changed:
+            logs.append((AfterSaleLog.Action.DEADLINE, PARCEL_RESOLUTIONS[Parcel.Status.INTERCEPTED]))
+        AfterSaleLog.objects.bulk_create(
+            AfterSaleLog(after_sale=after_sale, action=action, actor=Actor.INTERCEPTION, message=str(text)[:500], at=at)
+            for action, text in logs
         )
-    _refund(after_sale, actor=Actor.INTERCEPTION, at=at, reason=_("The parcel was intercepted"))
+    if refund:
+        _refund(after_sale, actor=Actor.INTERCEPTION, at=at, reason=_("The parcel was intercepted"))
     return after_sale
 
 

@@ -103,12 +103,14 @@ def run(ctx: Context) -> dict:
     admin_summary = summary_ms(admin_pooled)
     deep_label = next((label for label in results if label.startswith("deep")), None)
     query_counts = sorted({r["queries"] for r in results.values()})
-    ctx.tables["Workbench and admin, per request"] = [
-        ("workbench · " + label, r["median_ms"], r["p95_ms"], r["queries"]) for label, r in results.items()
-    ] + [("after-sale detail", detail["median_ms"], detail["p95_ms"], detail["queries"])] + [
-        ("default admin changelist · " + label, r["median_ms"], r["p95_ms"], r["queries"])
-        for label, r in admin_results.items()
-    ]
+    ctx.tables["Workbench and admin, per request"] = (
+        [("workbench · " + label, r["median_ms"], r["p95_ms"], r["queries"]) for label, r in results.items()]
+        + [("after-sale detail", detail["median_ms"], detail["p95_ms"], detail["queries"])]
+        + [
+            ("default admin changelist · " + label, r["median_ms"], r["p95_ms"], r["queries"])
+            for label, r in admin_results.items()
+        ]
+    )
     return {
         "workbench_median_ms": workbench["median_ms"],
         "workbench_p95_ms": workbench["p95_ms"],

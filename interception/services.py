@@ -1,17 +1,22 @@
-"""Interception service orders: preview, launch, run the carrier call, apply results.
+"""Interception service orders: preview, launch, run the carrier calls, apply results.
 
 Lock order: order → line → after-sale → service order (→ refund, inside aftersales).
-The carrier is called by a task outside any transaction; results are applied in a short one.
+The carrier is called by a task outside any transaction; each result is applied in a short one.
 """
 
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django_q.tasks import async_task
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
 
 from aftersales import services as aftersales_services
 from aftersales.models import AfterSale
@@ -20,10 +25,27 @@ from shop.errors import DomainError, NotFound
 from shop.models import Parcel, Shop
 
 from . import rules
-from .gateway import CarrierError, ParcelFacts, get_gateway
+from .gateway import CarrierError, LaunchResult, ParcelFacts, get_gateway
 from .models import FeeCharge, InterceptionBatch, Partnership, ServiceOrder, ServiceOrderLog
 
+logger = logging.getLogger(__name__)
+
 SO = ServiceOrder.Status
+
+# Service orders per carrier task. A task runs its carrier calls CARRIER_CONCURRENCY at a time and
+# applies each answer as it arrives, so a bigger chunk hides more of the carrier's latency behind our
+# own writes; but the whole chunk must fit in Q_CLUSTER's timeout (120 s) when the HTTP carrier is at
+# its worst (4 attempts × 5 s timeouts + 3.5 s backoff ≈ 24 s a call): 3 rounds of 16 stay near 70 s.
+LAUNCH_CHUNK_SIZE = 40
+# A chunk's calls that the carrier did not answer (CarrierError) run again later, as their own task, after
+# these delays (the django-q2 scheduler looks about every 30 s). Not a raise for django-q2 to retry:
+# with ack_failures it acknowledges a failed task and never runs it again, and a raise would also
+# report the chunk's other parcels as failed. After the last delay they stay "processing" (logged).
+CARRIER_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+
+
+def _already_under_way() -> str:
+    return _("an interception of this parcel is already under way or done")
 
 
 @dataclass
@@ -118,60 +140,163 @@ def launch_interceptions(
 ) -> tuple[list[ServiceOrder], list[tuple[AfterSale, str]]]:
     """Create a service order per eligible after-sale's parcel and queue the carrier calls.
 
-    Returns (created, skipped with reasons). Pre-checks run again here, under the locks.
+    Returns (created, skipped with reasons). Pre-checks run again here, under the locks. A fixed
+    number of queries whatever the count: a bulk confirm of 1 000 is as quick as one of 3.
     """
-    created, skipped = [], []
-    for candidate in candidates_for(shop=shop, after_sale_ids=sorted(after_sale_ids), precheck=False):
-        after_sale = aftersales_services.lock_after_sale(candidate.after_sale.pk, shop=shop)
-        # Re-check on the locked rows: another launch or a buyer event may have come first.
-        fresh = candidates_for(shop=shop, after_sale_ids=[after_sale.pk], precheck=False)[0]
-        if not fresh.ok:
-            skipped.append((after_sale, fresh.blocker))
+    aftersales_services.lock_after_sales(after_sale_ids, shop=shop)
+    # Re-check on the locked rows: another launch or a buyer event may have come first.
+    candidates = candidates_for(shop=shop, after_sale_ids=sorted(set(after_sale_ids)), precheck=False)
+    eligible, skipped, parcels = [], [], set()
+    for candidate in candidates:
+        if candidate.ok and candidate.parcel.pk in parcels:  # two after-sales of one parcel: one interception
+            candidate.blocker = _already_under_way()
+        if not candidate.ok:
+            skipped.append((candidate.after_sale, candidate.blocker))
             continue
-        parcel = fresh.parcel
-        try:
-            with transaction.atomic():
-                service_order = ServiceOrder.objects.create(
-                    shop=shop,
-                    after_sale=after_sale,
-                    parcel=parcel,
-                    courier=parcel.courier,
-                    outlet=parcel.outlet,
-                    partnership_id=fresh.fee.partnership_id,
-                    batch=batch,
-                    mode=fresh.fee.mode,
-                    fee=fresh.fee.amount,
-                    via=via,
-                    created_by=user,
-                )
-        except IntegrityError:
-            skipped.append((after_sale, _("an interception of this parcel is already under way or done")))
-            continue
-        _log(service_order, "", SO.SUBMITTED, _("Launched via %(via)s") % {"via": ServiceOrder.Via(via).label})
-        created.append(service_order)
+        parcels.add(candidate.parcel.pk)
+        eligible.append(candidate)
+    created = _create_service_orders(eligible, shop=shop, user=user, via=via, batch=batch, skipped=skipped)
+    message = _("Launched via %(via)s") % {"via": ServiceOrder.Via(via).label}
+    now = timezone.now()
+    ServiceOrderLog.objects.bulk_create(
+        ServiceOrderLog(service_order=service_order, from_status="", to_status=SO.SUBMITTED, message=message, at=now)
+        for service_order in created
+    )
     ids = [service_order.pk for service_order in created]
-    if enqueue:  # the demo seed writes its own results and queues nothing
-        transaction.on_commit(lambda: [async_task("interception.tasks.run_service_order", pk) for pk in ids])
+    if enqueue and ids:  # the demo seed writes its own results and queues nothing
+        chunks = [ids[i : i + LAUNCH_CHUNK_SIZE] for i in range(0, len(ids), LAUNCH_CHUNK_SIZE)]
+        transaction.on_commit(lambda: [async_task("interception.tasks.run_service_orders", c) for c in chunks])
     return created, skipped
 
 
+def _create_service_orders(
+    eligible: list[Candidate], *, shop: Shop, user, via: str, batch, skipped: list
+) -> list[ServiceOrder]:
+    """Insert the service orders at once. The unique live-order-per-parcel constraint stays the last
+    line: if the bulk insert hits it (a launch outside these locks won the race), insert one by one so
+    that only the conflicting parcels are skipped."""
+
+    def build(candidate: Candidate) -> ServiceOrder:
+        parcel = candidate.parcel
+        return ServiceOrder(
+            shop=shop,
+            after_sale=candidate.after_sale,
+            parcel=parcel,
+            courier=parcel.courier,
+            outlet=parcel.outlet,
+            partnership_id=candidate.fee.partnership_id,
+            batch=batch,
+            mode=candidate.fee.mode,
+            fee=candidate.fee.amount,
+            via=via,
+            created_by=user,
+        )
+
+    try:
+        with transaction.atomic():
+            return ServiceOrder.objects.bulk_create([build(candidate) for candidate in eligible])
+    except IntegrityError:
+        pass
+    created = []
+    for candidate in eligible:
+        try:
+            with transaction.atomic():
+                service_order = build(candidate)
+                service_order.save(force_insert=True)
+        except IntegrityError:
+            skipped.append((candidate.after_sale, _already_under_way()))
+            continue
+        created.append(service_order)
+    return created
+
+
+def run_service_orders(service_order_ids: list[int]) -> dict[str, int]:
+    """The task: call the carrier for a chunk of service orders, then apply each result.
+
+    At least once: running it twice never acts twice (a service order past "processing" is left
+    alone; the carrier takes the service-order id as its idempotency key). Returns the count of
+    each outcome, which django-q2 keeps as the task's result.
+    """
+    return dict(Counter(_run(service_order_ids).values()))
+
+
 def run_service_order(service_order_id: int) -> str:
-    """The task: call the carrier for one service order. At least once: a retry never acts twice."""
-    service_order = ServiceOrder.objects.select_related("parcel__courier").filter(pk=service_order_id).first()
-    if service_order is None or service_order.status not in ServiceOrder.PENDING_STATUSES:
-        return "nothing to do"
-    if service_order.status == SO.PROCESSING and service_order.carrier_ref:
-        return "waiting for the carrier's callback"
+    """The one-service-order task of before the chunks (tasks may still be queued): same semantics."""
+    return _run([service_order_id]).get(service_order_id, "nothing to do")
+
+
+def _run(service_order_ids: list[int]) -> dict[int, str]:
+    outcomes: dict[int, str] = {}
+    to_launch = _mark_processing(service_order_ids, outcomes)
+    if not to_launch:
+        return outcomes
+    language = translation.get_language()
+    retry, errors = [], []
+    # The carrier calls run in a pool (they mostly wait on the network) while this thread applies each
+    # answer as it arrives: the database work stays here, in the task's own thread and connection.
+    workers = max(1, min(settings.CARRIER_CONCURRENCY, len(to_launch)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool:
+        calls = {pool.submit(_launch, _facts(so.parcel, so.pk), language): so for so in to_launch}
+        for call in as_completed(calls):
+            service_order = calls[call]
+            try:
+                outcomes[service_order.pk] = _record(service_order.pk, call.result())
+            except CarrierError as exc:  # the carrier did not answer this one: the others go on
+                logger.warning("carrier call for %s failed: %s", service_order.number, exc)
+                outcomes[service_order.pk] = "retry"
+                retry.append(service_order)
+            except Exception as exc:  # a bug or the database: keep going, fail the task at the end
+                logger.exception("service order %s: result not applied", service_order.number)
+                outcomes[service_order.pk] = "error"
+                retry.append(service_order)
+                errors.append(exc)
+    _retry_later(retry)
+    if errors:
+        raise errors[0]  # shown as a failed task; the others' results are applied, these retried
+    return outcomes
+
+
+def _mark_processing(service_order_ids: list[int], outcomes: dict[int, str]) -> list[ServiceOrder]:
+    """Move the chunk's pending service orders to "processing" and count the carrier call, in one short
+    transaction. Returns those to send to the carrier: not those already accepted (a carrier_ref),
+    whose result comes by callback."""
+    outcomes.update(dict.fromkeys(service_order_ids, "nothing to do"))
     with transaction.atomic():
-        moved = ServiceOrder.objects.filter(pk=service_order_id, status__in=ServiceOrder.PENDING_STATUSES).update(
+        pending = list(
+            ServiceOrder.objects.select_for_update(of=("self",))
+            .select_related("parcel__courier")
+            .filter(pk__in=service_order_ids, status__in=ServiceOrder.PENDING_STATUSES)
+            .order_by("pk")
+        )
+        to_launch = []
+        for service_order in pending:
+            if service_order.status == SO.PROCESSING and service_order.carrier_ref:
+                outcomes[service_order.pk] = "waiting for the carrier's callback"
+            else:
+                to_launch.append(service_order)
+        if not to_launch:
+            return []
+        ServiceOrder.objects.filter(pk__in=[so.pk for so in to_launch]).update(
             status=SO.PROCESSING, attempts=F("attempts") + 1
         )
-        if moved and service_order.status == SO.SUBMITTED:
-            _log(service_order, SO.SUBMITTED, SO.PROCESSING, _("Sent to the carrier"))
-    try:
-        result = get_gateway().launch(_facts(service_order.parcel, service_order.pk))
-    except CarrierError:
-        raise  # django-q2 retries the task; the service order stays processing meanwhile
+        now, sent = timezone.now(), _("Sent to the carrier")
+        ServiceOrderLog.objects.bulk_create(
+            ServiceOrderLog(service_order=so, from_status=SO.SUBMITTED, to_status=SO.PROCESSING, message=sent, at=now)
+            for so in to_launch
+            if so.status == SO.SUBMITTED
+        )
+    for service_order in to_launch:
+        service_order.status, service_order.attempts = SO.PROCESSING, service_order.attempts + 1
+    return to_launch
+
+
+def _launch(facts: ParcelFacts, language: str) -> LaunchResult:
+    # In a pool thread: no database here (adapters never touch it); the task's language for the reasons.
+    with translation.override(language):
+        return get_gateway().launch(facts)
+
+
+def _record(service_order_id: int, result: LaunchResult) -> str:
     if result.status == "processing":
         ServiceOrder.objects.filter(pk=service_order_id, carrier_ref="").update(carrier_ref=result.carrier_ref)
         return "processing"
@@ -185,14 +310,47 @@ def run_service_order(service_order_id: int) -> str:
     return result.status
 
 
+def _retry_later(service_orders: list[ServiceOrder]) -> None:
+    """Queue the given service orders' carrier calls again, after a delay that grows with their calls."""
+    if not service_orders:
+        return
+    attempts = min(so.attempts for so in service_orders)
+    if attempts > len(CARRIER_RETRY_DELAYS):
+        logger.error(
+            "carrier unreachable after %s calls, left processing: %s",
+            attempts,
+            ", ".join(so.number for so in service_orders),
+        )
+        return
+    schedule(
+        "interception.tasks.run_service_orders",
+        sorted(so.pk for so in service_orders),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,  # a ONCE schedule is deleted once run
+        next_run=timezone.now() + CARRIER_RETRY_DELAYS[attempts - 1],
+    )
+
+
 def _lock_service_order(service_order_id: int) -> ServiceOrder:
-    ids = ServiceOrder.objects.filter(pk=service_order_id).values("after_sale_id").first()
+    """Lock order → line → after-sale, then the service order, whose `after_sale` is the locked one."""
+    ids = (
+        ServiceOrder.objects.filter(pk=service_order_id)
+        .values("after_sale_id", "after_sale__order_id", "after_sale__line_id")
+        .first()
+    )
     if ids is None:
         raise NotFound(_("Service order not found."))
-    aftersales_services.lock_after_sale(ids["after_sale_id"])
-    return (
-        ServiceOrder.objects.select_for_update(of=("self",)).select_related("parcel__courier").get(pk=service_order_id)
+    after_sale = aftersales_services.lock_after_sale(
+        ids["after_sale_id"], order_id=ids["after_sale__order_id"], line_id=ids["after_sale__line_id"]
     )
+    # The parcel too (as record_parcel_status would, after the order): _succeed moves it with no other lookup.
+    service_order = (
+        ServiceOrder.objects.select_for_update(of=("self", "parcel"))
+        .select_related("parcel__courier")
+        .get(pk=service_order_id)
+    )
+    service_order.after_sale = after_sale
+    return service_order
 
 
 RESULT_STATUSES = {SO.SUCCEEDED, SO.FAILED, SO.RETURNING, SO.RETURNED, SO.RETURN_FAILED}
@@ -227,8 +385,10 @@ def apply_result(
         return False  # an older result never overrides a newer one
     if status not in RESULT_TRANSITIONS[current]:
         return False  # a duplicate, or a result that would move it back
-    if status in (SO.RETURNING, SO.RETURNED, SO.RETURN_FAILED) and current in ServiceOrder.PENDING_STATUSES:
-        _succeed(service_order, occurred_at)
+    # The parcel was stopped: a success, or a return reported without the success first.
+    succeeds = status != SO.FAILED and current in ServiceOrder.PENDING_STATUSES
+    if succeeds and service_order.succeeded_at is None:
+        service_order.succeeded_at = occurred_at
     service_order.status = status
     service_order.result_at = occurred_at
     if carrier_ref and not service_order.carrier_ref:
@@ -238,45 +398,57 @@ def apply_result(
     if status == SO.RETURN_FAILED:
         service_order.return_failure = return_failure or ServiceOrder.ReturnFailure.LOST
     service_order.save(
-        update_fields=["status", "result_at", "carrier_ref", "failure_reason", "return_failure", "updated_at"]
+        update_fields=[
+            "status",
+            "result_at",
+            "succeeded_at",
+            "carrier_ref",
+            "failure_reason",
+            "return_failure",
+            "updated_at",
+        ]
     )
     _log(service_order, current, status, reason, at=occurred_at)
-    if status == SO.SUCCEEDED:
+    if succeeds:
         _succeed(service_order, occurred_at)
     return True
 
 
 def _succeed(service_order: ServiceOrder, at: datetime) -> None:
-    """Charge the fee once, mark the parcel intercepted, refund the buyer (each step safe twice)."""
-    if service_order.succeeded_at is None:
-        service_order.succeeded_at = at
-        ServiceOrder.objects.filter(pk=service_order.pk).update(succeeded_at=at)
-    FeeCharge.objects.get_or_create(
+    """Charge the fee once, mark the parcel intercepted, refund the buyer (each step safe twice).
+
+    Runs once per parcel of a bulk interception, so each step is as few queries as it can be; the
+    service order comes from _lock_service_order, its after-sale locked.
+    """
+    # One INSERT … ON CONFLICT DO NOTHING on the one-fee-per-service-order key: charged once even if run
+    # twice, without get_or_create's read and savepoint.
+    fee = FeeCharge(
+        shop_id=service_order.shop_id,
         service_order=service_order,
-        defaults={
-            "shop_id": service_order.shop_id,
-            "courier_id": service_order.courier_id,
-            "outlet_id": service_order.outlet_id,
-            "mode": service_order.mode,
-            "amount": service_order.fee,
-            "charged_at": at,
-        },
+        courier_id=service_order.courier_id,
+        outlet_id=service_order.outlet_id,
+        mode=service_order.mode,
+        amount=service_order.fee,
+        charged_at=at,
     )
+    FeeCharge.objects.bulk_create([fee], ignore_conflicts=True)
     parcel = service_order.parcel
     if parcel.status in Parcel.MOVING_STATUSES or parcel.status == Parcel.Status.EXCEPTION:
+        # No savepoint: it refuses (DomainError) before it writes anything. The order and the parcel
+        # are locked (_lock_service_order).
         try:
-            with transaction.atomic():
-                shop_services.record_parcel_status(
-                    courier_code=parcel.courier.code,
-                    tracking_no=parcel.tracking_no,
-                    status=Parcel.Status.INTERCEPTED,
-                    at=max(at, parcel.status_at),
-                    note=_("Intercepted (service order %(no)s)") % {"no": service_order.number},
-                )
+            shop_services.record_locked_parcel_status(
+                parcel=parcel,
+                status=Parcel.Status.INTERCEPTED,
+                at=max(at, parcel.status_at),
+                note=_("Intercepted (service order %(no)s)") % {"no": service_order.number},
+            )
         except DomainError:
             pass  # the parcel moved on meanwhile; the carrier's word on the interception stands
     label = _("%(date)s intercepted") % {"date": timezone.localtime(at).strftime("%m-%d")}
-    aftersales_services.refund_after_interception(after_sale_id=service_order.after_sale_id, at=at, label=label)
+    aftersales_services.refund_after_interception(
+        after_sale_id=service_order.after_sale_id, at=at, label=label, locked=service_order.after_sale
+    )
 
 
 @transaction.atomic

@@ -141,6 +141,13 @@ def record_parcel_status(
     )
     if parcel is None:
         raise NotFound(_("Parcel %(courier)s %(no)s does not exist.") % {"courier": courier_code, "no": tracking_no})
+    return record_locked_parcel_status(parcel=parcel, status=status, at=at, note=note)
+
+
+def record_locked_parcel_status(*, parcel: Parcel, status: str, at: datetime, note: str = "") -> ParcelStatusResult:
+    """record_parcel_status for a caller that already holds the locks on the parcel's order and on the
+    parcel, and read `parcel` after taking them (an interception result, once per parcel of a bulk
+    interception): no lookup and no locking again."""
     previous = parcel.status
     if at < parcel.status_at:
         TrackingEvent.objects.create(parcel=parcel, status=status, at=at, note=note, applied=False)

@@ -150,7 +150,9 @@ PLATFORM_EVENTS_MAX_SKEW_SECONDS = 300
 
 # django-q2: ORM broker on the same database by default; REDIS_URL switches to Redis.
 Q_CLUSTER = {
-    "name": "backoffice",
+    # Q_NAME: the cluster's queue (and signing salt); a benchmark runs its own cluster beside yours.
+    # Not Q_CLUSTER_NAME: django-q2 reads that one itself, for multi-cluster setups.
+    "name": os.environ.get("Q_NAME", "backoffice"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),
     "timeout": 120,
     "retry": 180,  # must exceed timeout, or a slow task runs twice
@@ -192,6 +194,10 @@ CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:
 CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300
 CARRIER_HTTP_TIMEOUT = 5.0
 CARRIER_HTTP_RETRIES = 3
+# Carrier calls a worker task runs at once (threads). Each call mostly waits on the carrier (0.2 s and
+# more), so one worker gets through a bulk interception about this many times faster than in series;
+# no database work in those threads. Keep it within what the carrier allows per client.
+CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
 
 # Claims (settlement.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).

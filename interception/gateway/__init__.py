@@ -1,7 +1,8 @@
 """The carrier gateway: one interface, pre-check and launch, with a simulated and an HTTP adapter.
 
 Adapters never touch the database: they take plain facts and answer plain results, so that a
-carrier call never runs inside a transaction or while a row lock is held.
+carrier call never runs inside a transaction or while a row lock is held. A carrier task runs its
+launches in a thread pool (CARRIER_CONCURRENCY at once), each on an adapter of its own.
 """
 
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ class LaunchResult:
 
 
 class CarrierError(Exception):
-    """The carrier could not be reached or answered nonsense: the task retries later."""
+    """The carrier could not be reached or answered nonsense: the task calls again later."""
 
 
 class Gateway(Protocol):

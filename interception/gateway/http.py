@@ -30,8 +30,9 @@ Client behaviour
 ================
 - Timeout ``CARRIER_HTTP_TIMEOUT`` seconds per connect and per read.
 - A launch is retried ``CARRIER_HTTP_RETRIES`` times, with exponential backoff, on connection
-  errors, timeouts, 5xx, 408 and 429; then ``CarrierError`` is raised and the django-q2 task is
-  retried later (the service order stays "processing"). Any other 4xx is a failed ``LaunchResult``
+  errors, timeouts, 5xx, 408 and 429; then ``CarrierError`` is raised and the carrier task calls
+  again later for that parcel only (the service order stays "processing"; see
+  ``interception.services.CARRIER_RETRY_DELAYS``). Any other 4xx is a failed ``LaunchResult``
   with the carrier's reason. A 2xx that is not the JSON above is ``CarrierError`` too.
 - A pre-check is advisory (the launch decides) and runs once per parcel of a preview page: one
   attempt, no retry; when the carrier does not answer, it says so as a warning and the gateway
