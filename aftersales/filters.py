@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 from functools import cached_property
 
 import django_filters
-from django import forms
 from django.db import connections
 from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from shop import widgets
 from shop.filters import start_of_day
 from shop.models import Courier, Parcel
 
@@ -46,53 +46,60 @@ class WorkbenchFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="filter_search",
-        widget=forms.TextInput(attrs={"placeholder": _("After-sale, order or tracking no., buyer")}),
+        widget=widgets.TextInput(attrs={"placeholder": _("After-sale, order or tracking no., buyer")}),
     )
     status = django_filters.ChoiceFilter(
-        label=_("Status"), choices=[(OPEN, _("all open")), *S.choices], method="filter_status"
+        widget=widgets.Select, label=_("Status"), choices=[(OPEN, _("all open")), *S.choices], method="filter_status"
     )
-    type = django_filters.ChoiceFilter(label=_("Type"), choices=AfterSale.Type.choices)
-    reason = django_filters.ChoiceFilter(label=_("Reason"), choices=AfterSale.Reason.choices)
+    type = django_filters.ChoiceFilter(widget=widgets.Select, label=_("Type"), choices=AfterSale.Type.choices)
+    reason = django_filters.ChoiceFilter(widget=widgets.Select, label=_("Reason"), choices=AfterSale.Reason.choices)
     logistics = django_filters.ChoiceFilter(
+        widget=widgets.Select,
         label=_("Logistics"),
         choices=[(key, label) for key, (label, _statuses) in LOGISTICS_STATES.items()],
         method="filter_logistics",
     )
     # Choices from one plain query a page: a ModelChoiceFilter iterates its queryset through a
     # server-side cursor on PostgreSQL (three round trips) for a list of a dozen couriers.
-    courier = django_filters.ChoiceFilter(label=_("Courier"), choices=courier_choices, method="filter_courier")
+    courier = django_filters.ChoiceFilter(
+        widget=widgets.Select, label=_("Courier"), choices=courier_choices, method="filter_courier"
+    )
     flag = django_filters.ChoiceFilter(
+        widget=widgets.Select,
         label=_("Flag"),
         choices=[(NO_FLAG, _("no flag")), *[(c.value, c.label) for c in AfterSale.Flag if c.value]],
         method="filter_flag",
     )
     multi_refund = django_filters.ChoiceFilter(
-        label=_("Repeat refund"), choices=[("1", _("yes")), ("0", _("no"))], method="filter_multi_refund"
+        widget=widgets.Select,
+        label=_("Repeat refund"),
+        choices=[("1", _("yes")), ("0", _("no"))],
+        method="filter_multi_refund",
     )
     deadline_within = django_filters.NumberFilter(
         label=_("Deadline within (hours)"),
         method="filter_deadline_within",
         min_value=1,
         max_value=MAX_DEADLINE_HOURS,
-        widget=forms.NumberInput(attrs={"min": 1, "max": MAX_DEADLINE_HOURS, "step": 1, "class": "short"}),
+        widget=widgets.NumberInput(attrs={"min": 1, "max": MAX_DEADLINE_HOURS, "step": 1, "class": "short"}),
     )
     amount_min = django_filters.NumberFilter(
         label=_("Amount from"),
         field_name="amount",
         lookup_expr="gte",
-        widget=forms.NumberInput(attrs={"step": "0.01", "class": "short"}),
+        widget=widgets.NumberInput(attrs={"step": "0.01", "class": "short"}),
     )
     amount_max = django_filters.NumberFilter(
         label=_("Amount to"),
         field_name="amount",
         lookup_expr="lte",
-        widget=forms.NumberInput(attrs={"step": "0.01", "class": "short"}),
+        widget=widgets.NumberInput(attrs={"step": "0.01", "class": "short"}),
     )
     applied_from = django_filters.DateFilter(
-        label=_("Applied from"), method="filter_applied_from", widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Applied from"), method="filter_applied_from", widget=widgets.DateInput(attrs={"type": "date"})
     )
     applied_to = django_filters.DateFilter(
-        label=_("Applied to"), method="filter_applied_to", widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Applied to"), method="filter_applied_to", widget=widgets.DateInput(attrs={"type": "date"})
     )
 
     class Meta:

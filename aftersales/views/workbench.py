@@ -13,7 +13,7 @@ from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from shop import keyset
+from shop import keyset, widgets
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
@@ -35,6 +35,7 @@ class BulkFlagForm(forms.Form):
     flag = forms.ChoiceField(
         label=_("Flag"),
         required=False,
+        widget=widgets.Select,
         choices=[
             (KEEP_FLAG, _("keep the flag")),
             (NO_FLAG, _("remove the flag")),
@@ -45,9 +46,9 @@ class BulkFlagForm(forms.Form):
         label=_("Remark"),
         required=False,
         max_length=500,
-        widget=forms.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
+        widget=widgets.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
     )
-    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False)
+    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False, widget=widgets.CheckboxInput)
 
     def clean(self):
         data = super().clean()
