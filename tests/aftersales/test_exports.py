@@ -1,5 +1,7 @@
 """Workbench exports: the streamed CSV and the XLSX job hold exactly the filtered rows of the shop."""
 
+import csv
+import io
 import re
 from datetime import datetime
 from io import BytesIO
@@ -12,6 +14,7 @@ from openpyxl import load_workbook
 
 from aftersales import exports
 from aftersales.models import AfterSale, ExportJob
+from shop import streaming
 from shop.models import Buyer, Parcel
 from tests.aftersales.test_workbench import make_after_sale
 from tests.conftest import at
@@ -286,3 +289,122 @@ def test_starting_an_export_refuses_get(client, merchant):
     client.force_login(merchant)
     assert client.get(reverse("aftersales:export-start")).status_code == 405
     assert not ExportJob.objects.exists()
+
+
+# --- many rows, tricky values --------------------------------------------------------------------
+@pytest.fixture
+def tricky(shop, yto_outlet):
+    """Five after-sales whose cells need quoting or escaping, deadlines one hour apart (so in this order)."""
+    texts = ["a, b", 'say "hi"', "两行\n备注", "<b>&amp;</b>", " =1+1 "]
+    for i, text in enumerate(texts):
+        make_after_sale(
+            shop,
+            no=f"AS-T{i}",
+            order_no=f"O-T{i}",
+            remark=text,
+            title=f"杯子 {text}",
+            parcel_status=Parcel.Status.SIGNED if i % 2 else None,
+            outlet=yto_outlet,
+            tracking_no=f"YT-T{i}",
+            deadline=at(f"2026-11-29 1{i}:00"),
+            applied_at=at(f"2026-11-22 1{i}:05"),
+            buyer=Buyer.objects.create(external_id=f"b-t{i}", nickname=text),
+        )
+    return texts
+
+
+def tricky_row(i: int, text: str) -> list[str]:
+    shipped = i % 2 == 1
+    return [
+        f"AS-T{i}",
+        f"O-T{i}",
+        f"杯子 {text}",
+        "refund only",
+        "not received",
+        "50.00",
+        "0.00",
+        "pending merchant",
+        "1",
+        "no",
+        "",
+        text,
+        text,
+        f"b-t{i}",
+        "圆通" if shipped else "",
+        f"YT-T{i}" if shipped else "",
+        "signed" if shipped else "",
+        f"2026-11-22 1{i}:05",
+        f"2026-11-29 1{i}:00",
+    ]
+
+
+def test_csv_quotes_commas_quotes_line_breaks_and_chinese_and_leaves_missing_values_empty(en, merchant, tricky):
+    en.force_login(merchant)
+    body = csv_of(en.get(reverse("aftersales:export-csv")))
+
+    assert body.startswith("\ufeff")
+    parsed = list(csv.reader(io.StringIO(body[1:], newline="")))
+    assert parsed == [HEADER] + [tricky_row(i, text) for i, text in enumerate(tricky)]
+    assert '"a, b"' in body and '"say ""hi"""' in body and '"两行\n备注"' in body
+
+
+def test_csv_streams_whole_lines_a_piece_at_a_time_with_the_header_first(en, merchant, tricky, monkeypatch):
+    en.force_login(merchant)
+    whole = csv_of(en.get(reverse("aftersales:export-csv")))
+    monkeypatch.setattr(streaming, "ROWS_PER_PIECE", 2)
+
+    pieces = [piece.decode() for piece in en.get(reverse("aftersales:export-csv")).streaming_content]
+
+    assert "".join(pieces) == whole
+    assert pieces[0] == "\ufeff" + ",".join(HEADER) + "\r\n"  # before the query runs
+    assert [len(list(csv.reader(io.StringIO(piece, newline="")))) for piece in pieces[1:]] == [2, 2, 1]
+
+
+def test_xlsx_holds_the_csv_cells_with_numbers_and_times_typed_and_missing_values_blank(en, merchant, rows):
+    job = ExportJob.objects.create(shop=merchant.shop, user=merchant, format="xlsx")
+    exports.build_xlsx(job.pk, "en")
+    job.refresh_from_db()
+
+    assert sheet_rows(job)[2] == (
+        "AS-CSV-2",
+        "O-CSV-2",
+        "杯盖",
+        "price protection",
+        "price drop",
+        10,
+        10,
+        "refunded",
+        2,
+        "yes",
+        None,
+        None,
+        "小李",
+        "b-csv-2",
+        None,
+        None,
+        None,
+        datetime(2026, 11, 18, 12, 0),
+        None,
+    )
+
+
+def test_xlsx_keeps_tricky_text_as_is(merchant, tricky):
+    job = ExportJob.objects.create(shop=merchant.shop, user=merchant, format="xlsx")
+    exports.build_xlsx(job.pk, "en")
+    job.refresh_from_db()
+
+    cells = sheet_rows(job)[1:]
+    assert [row[11] for row in cells] == [row[12] for row in cells] == tricky
+    assert [row[2] for row in cells] == [f"杯子 {text}" for text in tricky]
+
+
+def test_xlsx_progress_is_written_every_progress_step_not_every_row(merchant, tricky, monkeypatch):
+    monkeypatch.setattr(exports, "PROGRESS_EVERY", 2)
+    job = ExportJob.objects.create(shop=merchant.shop, user=merchant, format="xlsx")
+    with CaptureQueriesContext(connection) as queries:
+        exports.build_xlsx(job.pk, "en")
+
+    progress = [re.search(r'SET "rows_done" = (\d+) WHERE', q["sql"]) for q in queries.captured_queries]
+    assert [int(match.group(1)) for match in progress if match] == [2, 4]
+    job.refresh_from_db()
+    assert (job.status, job.rows_total, job.rows_done) == ("done", 5, 5)
