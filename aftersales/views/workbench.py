@@ -80,7 +80,7 @@ class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
         self.now = timezone.now()
 
     def get_queryset(self):
-        return selectors.after_sales_for_shop(shop=self.shop)
+        return selectors.workbench_rows_for_shop(shop=self.shop)
 
     def get_filterset_kwargs(self, filterset_class):
         return {**super().get_filterset_kwargs(filterset_class), "now": self.now}
