@@ -62,11 +62,16 @@ def lock_after_sale(
     return after_sale
 
 
-def lock_after_sales(after_sale_ids: Iterable[int], *, shop: Shop | None = None) -> dict[int, AfterSale]:
+def lock_after_sales(
+    after_sale_ids: Iterable[int], *, shop: Shop | None = None, skip_locked: bool = False
+) -> dict[int, AfterSale]:
     """Lock many after-sales at once: all their orders, then all their lines, then the after-sales, each
     sorted by id, so four queries whatever the count. Same lock order as lock_after_sale, and two bulk
     lockers take common rows in the same order (no deadlock). Returns {id: after-sale}; ids of another
     shop, or missing, are left out.
+
+    skip_locked: rows another transaction holds are passed over (SKIP LOCKED), never waited for, and
+    their after-sales left out: for sweeps, which take them later rather than queue behind a merchant.
     """
     scope = AfterSale.objects.filter(pk__in=list(after_sale_ids))
     if shop is not None:
@@ -74,12 +79,13 @@ def lock_after_sales(after_sale_ids: Iterable[int], *, shop: Shop | None = None)
     rows = list(scope.values_list("pk", "order_id", "line_id"))
     if not rows:
         return {}
-    orders = Order.objects.select_for_update(of=("self",)).select_related("shop", "buyer")
+    orders = Order.objects.select_for_update(of=("self",), skip_locked=skip_locked).select_related("shop", "buyer")
     orders = {order.pk: order for order in orders.filter(pk__in={row[1] for row in rows}).order_by("pk")}
-    lines = OrderLine.objects.select_for_update().filter(pk__in={row[2] for row in rows}).order_by("pk")
-    lines = {line.pk: line for line in lines}
+    lines = OrderLine.objects.select_for_update(skip_locked=skip_locked)
+    lines = {line.pk: line for line in lines.filter(pk__in={r[2] for r in rows if r[1] in orders}).order_by("pk")}
+    wanted = [row[0] for row in rows if row[1] in orders and row[2] in lines]
     locked = {}
-    for after_sale in AfterSale.objects.select_for_update().filter(pk__in=[row[0] for row in rows]).order_by("pk"):
+    for after_sale in AfterSale.objects.select_for_update(skip_locked=skip_locked).filter(pk__in=wanted).order_by("pk"):
         after_sale.order, after_sale.line = orders[after_sale.order_id], lines[after_sale.line_id]
         after_sale.line.order = after_sale.order
         locked[after_sale.pk] = after_sale

@@ -66,10 +66,6 @@ def detail_url(after_sale_no: str) -> str | None:
         return None
 
 
-def shanghai(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return timezone.localtime(value).strftime(fmt) if value else ""
-
-
 def truncate(text: str, length: int) -> str:
     """Truncator(text).chars(length), without its cost for the many texts already short enough."""
     return text if len(text) <= length else Truncator(text).chars(length)
@@ -209,7 +205,7 @@ class WorkbenchTable(tables.Table):
         return timezone.get_current_timezone()
 
     def local(self, value: datetime, fmt: str = "%Y-%m-%d %H:%M") -> str:
-        """shanghai(), with the page's time zone looked up once rather than three times a row."""
+        """Local (Shanghai) time, with the page's time zone looked up once rather than three times a row."""
         return value.astimezone(self.tz).strftime(fmt)
 
     @cached_property

@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.errors import DomainError
-from shop.models import Order, OrderLine
 
 from . import ledger, notifications, rules, services
 from .models import Actor, AfterSale, AfterSaleLog
@@ -38,32 +37,6 @@ class ChunkResult:
     handled: list[int] = field(default_factory=list)  # the platform acted on these
     contended: list[int] = field(default_factory=list)  # another transaction held a row: not looked at
     failed: list[int] = field(default_factory=list)  # an error, logged; nothing of theirs was written
-
-
-def try_lock_after_sales(after_sale_ids: list[int]) -> tuple[dict[int, AfterSale], list[int]]:
-    """Lock the orders, then the lines, then the after-sales of many after-sales, each in id order, in
-    four queries; rows another transaction holds are skipped (SKIP LOCKED), never waited for.
-
-    Never waiting means never deadlocking with a writer that locks several after-sales in another
-    order (a bulk interception locks them one after-sale at a time). Returns ({id: after-sale with its
-    order, buyer and line} for those whose three rows are locked, [ids not locked]); missing ids are in
-    neither.
-    """
-    rows = list(AfterSale.objects.filter(pk__in=after_sale_ids).values_list("pk", "order_id", "line_id"))
-    if not rows:
-        return {}, []
-    # of=("self",): the order row only, not the buyer's (read for the notifications).
-    orders = Order.objects.select_for_update(of=("self",), skip_locked=True).select_related("buyer")
-    orders = {order.pk: order for order in orders.filter(pk__in={row[1] for row in rows}).order_by("pk")}
-    lines = OrderLine.objects.select_for_update(skip_locked=True)
-    lines = {line.pk: line for line in lines.filter(pk__in={row[2] for row in rows if row[1] in orders}).order_by("pk")}
-    wanted = [row[0] for row in rows if row[1] in orders and row[2] in lines]
-    locked = {}
-    for after_sale in AfterSale.objects.select_for_update(skip_locked=True).filter(pk__in=wanted).order_by("pk"):
-        after_sale.order, after_sale.line = orders[after_sale.order_id], lines[after_sale.line_id]
-        after_sale.line.order = after_sale.order
-        locked[after_sale.pk] = after_sale
-    return locked, [row[0] for row in rows if row[0] not in locked]
 
 
 @dataclass(frozen=True)
@@ -179,7 +152,13 @@ def time_out_after_sales(*, after_sale_ids: list[int], now: datetime | None = No
     now = now or timezone.now()
     result = ChunkResult()
     with transaction.atomic():
-        locked, result.contended = try_lock_after_sales(after_sale_ids)
+        # SKIP LOCKED: never waiting means never deadlocking with a writer that locks several
+        # after-sales in another order; the sweep takes the skipped ones afterwards, one by one.
+        locked = services.lock_after_sales(after_sale_ids, skip_locked=True)
+        unlocked = [pk for pk in after_sale_ids if pk not in locked]
+        if unlocked:  # held by another transaction, or gone: only the former are contended
+            existing = set(AfterSale.objects.filter(pk__in=unlocked).values_list("pk", flat=True))
+            result.contended = [pk for pk in unlocked if pk in existing]
         decisions: list[_Decision] = []
         order_left = {a.order_id: a.order.refundable_amount for a in locked.values()}
         for after_sale in locked.values():

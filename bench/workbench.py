@@ -5,6 +5,8 @@ session, the view, the template), after a warm-up request, over REPEAT requests 
 request are counted on one more. Both lists go through the same stack as the merchant's browser.
 """
 
+import time
+
 from django.db import connection
 from django.db.models import F
 from django.test import Client, override_settings
@@ -24,8 +26,6 @@ ADMIN_PER_PAGE = 100  # the default ModelAdmin.list_per_page
 
 
 def timed(client: Client, url: str, params: dict, repeat: int) -> dict:
-    import time
-
     response = client.get(url, params)  # warm-up: caches, the session, the plan
     assert response.status_code == 200, (url, params, response.status_code)
     seconds = []

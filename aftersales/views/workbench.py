@@ -71,7 +71,6 @@ def workbench_url(params) -> str:
 class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
     """The merchant's home: every after-sale of the shop, what times out first on top."""
 
-    table_class = WorkbenchTable
     filterset_class = filters.WorkbenchFilter
     template_name = "aftersales/workbench.html"
 

@@ -1,8 +1,11 @@
 """The after-sales workbench: filters, search, order, countdowns, tags, quick views, bulk flag and remark."""
 
+import html as html_lib
 import itertools
+import re
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import parse_qsl
 
 import pytest
 from django.db import connection
@@ -452,10 +455,6 @@ def test_a_page_costs_the_same_number_of_queries_whatever_its_size(client, merch
 
 def next_link(response, rel="next") -> dict[str, str] | None:
     """The querystring of the pager's link with this rel, as a dict, or None."""
-    import html as html_lib
-    import re
-    from urllib.parse import parse_qsl
-
     found = re.search(rf'<a href="\?([^"]*)" rel="{rel}">', response.content.decode())
     return dict(parse_qsl(html_lib.unescape(found.group(1)))) if found else None
 
