@@ -22,6 +22,7 @@ urlpatterns = [
     path("settlement/", include("settlement.urls")),
     path("outlet/", include("interception.outlet_urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("api.urls")),
     path("api/platform/events", platform_events, name="platform-events"),
     path("api/carrier/callback", carrier_callback, name="carrier-callback"),
 ]

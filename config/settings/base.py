@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "aftersales",
     "interception",
     "settlement",
+    "ninja",  # its templates and static files: the API docs come from here, not from a CDN
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -202,3 +204,10 @@ CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
 # Claims (settlement.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).
 SETTLEMENT_CLAIM_ANSWER_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_ANSWER_DAYS", "3"))
+
+# Merchant open API (merchant-api.md): per-token rate limit (token bucket) and the largest body read.
+API_RATE_LIMIT_PER_SECOND = 20
+API_RATE_LIMIT_BURST = 40
+API_MAX_BODY_BYTES = 16 * 1024 * 1024
+# Rate-limit counters go to Redis when it is set (shared by every web process), else to the database.
+REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -1,0 +1,81 @@
+"""After-sales: one with its refunds, the merchant's decisions, flag and remark."""
+
+from typing import Annotated
+
+from django.utils.translation import gettext as _
+from ninja import Path, Router
+from pydantic import StringConstraints
+
+from aftersales import services
+
+from .. import selectors, serializers
+from ..evidence import decode_evidence
+from ..schemas import ActionIn, AfterSaleOut, PatchIn, Text
+from . import READ_ERRORS, WRITE_ERRORS, invalid, not_found, token_of
+
+router = Router(tags=["after-sales"])
+
+AfterSaleNo = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+
+
+def _after_sale(token, after_sale_no: str):
+    after_sale = selectors.after_sales(shop=token.shop).filter(after_sale_no=after_sale_no).first()
+    if after_sale is None:
+        raise not_found(_("After-sale %(no)s not found.") % {"no": after_sale_no})
+    return after_sale
+
+
+def _fresh(token, after_sale_id: int) -> dict:
+    return serializers.after_sale_json(selectors.after_sales(shop=token.shop).get(pk=after_sale_id))
+
+
+@router.get("/after-sales/{after_sale_no}", response={200: AfterSaleOut, **READ_ERRORS})
+def get_after_sale(request, after_sale_no: Path[AfterSaleNo]):
+    """One after-sale with its refund records, oldest first."""
+    return serializers.after_sale_json(_after_sale(token_of(request), after_sale_no))
+
+
+@router.post("/after-sales/{after_sale_no}/actions", response={200: AfterSaleOut, **WRITE_ERRORS})
+def act_on_after_sale(request, after_sale_no: Path[AfterSaleNo], payload: ActionIn):
+    """A merchant decision, with the back office's own rules: agree_refund, agree_return, confirm_receipt, reject."""
+    token = token_of(request)
+    uploads = []
+    if payload.action == "reject":  # the shape first (422), then the after-sale (404), then the rules (409)
+        if payload.reason_code is None:
+            raise invalid("reason_code", _("A rejection needs a reason_code."))
+        uploads = decode_evidence(payload.evidence)
+    after_sale = _after_sale(token, after_sale_no)
+    common = {"after_sale_id": after_sale.pk, "shop": token.shop, "user": token.user}
+    if payload.action == "agree_refund":
+        services.agree_refund(**common, expected_version=payload.version)
+    elif payload.action == "agree_return":
+        services.agree_return(**common, expected_version=payload.version)
+    elif payload.action == "confirm_receipt":
+        services.confirm_receipt_and_refund(**common, expected_version=payload.version)
+    else:
+        services.reject_after_sale(
+            **common,
+            reason=payload.reason_code,
+            note=payload.note,
+            evidence=uploads,
+            expected_version=payload.version,
+        )
+    return _fresh(token, after_sale.pk)
+
+
+@router.patch("/after-sales/{after_sale_no}", response={200: AfterSaleOut, **WRITE_ERRORS})
+def patch_after_sale(request, after_sale_no: Path[AfterSaleNo], payload: PatchIn):
+    """Flag and remark; each field optional. A `version` sent that is not the current one is 409 `stale`."""
+    token = token_of(request)
+    after_sale = _after_sale(token, after_sale_no)
+    flag = payload.flag
+    if flag is None and payload.remark is None:
+        flag = after_sale.flag  # nothing to change: the service still checks the version, writes nothing
+    services.flag_and_remark(
+        shop=token.shop,
+        user=token.user,
+        versions={after_sale.pk: payload.version},
+        flag=flag,
+        remark=payload.remark,
+    )
+    return _fresh(token, after_sale.pk)
