@@ -4,7 +4,7 @@ import re
 from typing import Annotated
 
 from django.utils.translation import gettext as _
-from ninja import Path, Router
+from ninja import Path, Router, Status
 from pydantic import StringConstraints
 
 from aftersales.models import AfterSale
@@ -79,4 +79,4 @@ def launch_interceptions(request, payload: InterceptionIn):
         ref = tracking_of.get(after_sale.pk) if key == "tracking_no" else after_sale.after_sale_no
         refused.append({key: ref, "code": "not_interceptable", "message": str(reason)})
     fresh = selectors.service_orders(shop=token.shop).filter(pk__in=[so.pk for so in created]).order_by("pk")
-    return 202, {"service_orders": [serializers.service_order_json(so) for so in fresh], "refused": refused}
+    return Status(202, {"service_orders": [serializers.service_order_json(so) for so in fresh], "refused": refused})

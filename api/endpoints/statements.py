@@ -45,8 +45,8 @@ def list_statements(request):
 def statement_lines(
     request,
     id: Path[StatementId],
-    cursor: Query[Text | None] = None,
-    limit: Query[Annotated[int, Field(ge=1, le=100)]] = 50,
+    cursor: Text | None = Query(None, max_length=200),
+    limit: int = Query(50, ge=1, le=100),
 ):
     """The statement's lines in the order they happened, a page at a time (`next_cursor`, `has_more`)."""
     token = token_of(request)
