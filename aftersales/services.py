@@ -486,6 +486,45 @@ def pay_small_amount(
 
 
 @transaction.atomic
+def pay_small_amount_on_line(
+    *, shop: Shop, order_no: str, line_no: str, user, amount: Decimal, reason: str, idempotency_key: str
+) -> RefundEntry:
+    """A small payment (小额打款) on an order line outside any after-sale, into the ledger.
+
+    Capped exactly as the ledger caps it: above what is left to refund on the line it is refused with
+    `amount_exceeds_refundable`, also under concurrent calls (the line is locked, the counters move
+    by guarded UPDATEs). The same idempotency key again pays nothing more and returns the first entry.
+    """
+    ids = (
+        OrderLine.objects.filter(order__shop=shop, order__order_no=order_no, line_no=line_no)
+        .values("pk", "order_id")
+        .first()
+    )
+    if ids is None:
+        raise NotFound(_("Order %(order)s has no line %(line)s.") % {"order": order_no, "line": line_no})
+    order = Order.objects.select_for_update(of=("self",)).select_related("shop").get(pk=ids["order_id"])
+    line = OrderLine.objects.select_for_update().get(pk=ids["pk"])
+    line.order = order
+    key = f"small-payment:{line.pk}:{idempotency_key}"
+    existing = RefundEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return existing
+    blocker = rules.small_payment_blocker(line_refundable=line.refundable_amount, amount=amount)
+    if blocker:
+        raise DomainError(blocker[:1].upper() + blocker[1:] + ".", code="amount_exceeds_refundable")
+    return ledger.record_refund(
+        line=line,
+        after_sale=None,
+        kind=RefundEntry.Kind.SMALL_PAYMENT,
+        amount=amount,
+        actor=Actor.MERCHANT,
+        user=user,
+        reason=reason,
+        idempotency_key=key,
+    )
+
+
+@transaction.atomic
 def flag_and_remark(
     *, shop: Shop, user, versions: dict[int, int], flag: str | None = None, remark: str | None = None
 ) -> list[AfterSale]:

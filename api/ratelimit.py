@@ -11,7 +11,7 @@ import time
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, FloatField, Value
-from django.db.models.functions import Least
+from django.db.models.functions import Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
 
 from .models import ApiToken, RateLimitBucket
@@ -36,15 +36,17 @@ def take(token: ApiToken) -> float | None:
     return _take_db(token.pk)
 
 
-def _take_db(token_id: int) -> float | None:
+def _take_db(token_id: int, attempts: int = 3) -> float | None:
     now, rate, burst = _now(), _rate(), _burst()
-    available = Least(Value(burst, output_field=FloatField()), F("tokens") + (Value(now) - F("stamp")) * Value(rate))
+    # Greatest(…, 0): a process whose clock is a little behind the last one's never takes tokens away.
+    elapsed = Greatest(Value(now) - F("stamp"), Value(0.0))
+    available = Least(Value(burst, output_field=FloatField()), F("tokens") + elapsed * Value(rate))
     # One statement: refill and take, only where a whole request is left. Concurrent requests queue on
     # the row and each sees the other's take.
     moved = (
         RateLimitBucket.objects.filter(token_id=token_id)
         .filter(GreaterThanOrEqual(available, 1.0))
-        .update(tokens=available - 1.0, stamp=Value(now))
+        .update(tokens=available - 1.0, stamp=Greatest(F("stamp"), Value(now)))
     )
     if moved:
         return None
@@ -55,9 +57,11 @@ def _take_db(token_id: int) -> float | None:
                 RateLimitBucket.objects.create(token_id=token_id, tokens=burst - 1.0, stamp=now)
             return None
         except IntegrityError:  # another process created it meanwhile
-            return _take_db(token_id)
+            return _take_db(token_id, attempts - 1)
     tokens, stamp = bucket
-    left = min(burst, tokens + (now - stamp) * rate)
+    left = min(burst, tokens + max(now - stamp, 0.0) * rate)
+    if left >= 1.0 and attempts > 0:  # refilled between the UPDATE and this read (or another clock)
+        return _take_db(token_id, attempts - 1)
     return _wait(left, rate)
 
 

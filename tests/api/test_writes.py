@@ -222,3 +222,53 @@ def test_a_stored_answer_expires_after_24_hours(api, after_sale):
 def test_a_parcel_of_another_shop_cannot_be_intercepted_by_tracking_number(other_api, after_sale):
     body = other_api.post("/interceptions", {"tracking_nos": ["YT1234567890"]}).json()
     assert [(r["tracking_no"], r["code"]) for r in body["refused"]] == [("YT1234567890", "not_found")]
+
+
+def test_a_small_payment_is_a_refund_record_outside_any_after_sale(api, after_sale):
+    response = api.post("/orders/O-1001/lines/1/small-payments", {"amount": "10.00", "note": "运费补偿"})
+    assert response.status_code == 201
+    body = response.json()
+    assert body | {"id": None, "at": None} == {
+        "id": None,
+        "order_no": "O-1001",
+        "line_no": "1",
+        "after_sale_no": None,
+        "kind": "small_payment",
+        "amount": "10.00",
+        "actor": "merchant",
+        "reason": "运费补偿",
+        "at": None,
+    }
+    entry = RefundEntry.objects.get()
+    assert (entry.pk, entry.user.get_full_name()) == (body["id"], "ERP: 聚水潭")
+    assert api.get("/orders/O-1001/refunds").json()["refundable"] == "90.00"
+
+
+def test_a_small_payment_above_what_is_left_is_409_and_pays_nothing(api, after_sale):
+    assert api.post("/orders/O-1001/lines/1/small-payments", {"amount": "60.00"}).status_code == 201
+    before = snapshot()
+    response = api.post("/orders/O-1001/lines/1/small-payments", {"amount": "40.01"})
+    assert response.status_code == 409
+    assert error_of(response)["code"] == "amount_exceeds_refundable"
+    assert snapshot() == before
+    assert api.post("/orders/O-1001/lines/1/small-payments", {"amount": "40.00"}).status_code == 201
+
+
+def test_a_small_payment_needs_a_positive_two_decimal_amount(api, after_sale):
+    for amount in ("0.00", "-1.00", "10", "1e3", 10):
+        response = api.post("/orders/O-1001/lines/1/small-payments", {"amount": amount})
+        assert (response.status_code, error_of(response)["field"]) == (422, "amount"), amount
+
+
+def test_a_small_payment_on_a_missing_or_other_shops_line_is_404(api, other_api, after_sale):
+    assert api.post("/orders/O-1001/lines/9/small-payments", {"amount": "1.00"}).status_code == 404
+    assert other_api.post("/orders/O-1001/lines/1/small-payments", {"amount": "1.00"}).status_code == 404
+    assert RefundEntry.objects.count() == 0
+
+
+def test_an_idempotent_small_payment_pays_once(api, after_sale):
+    headers = {"Idempotency-Key": "pay-1"}
+    first = api.post("/orders/O-1001/lines/1/small-payments", {"amount": "10.00"}, headers=headers)
+    again = api.post("/orders/O-1001/lines/1/small-payments", {"amount": "10.00"}, headers=headers)
+    assert (first.status_code, again.status_code, again.content) == (201, 201, first.content)
+    assert RefundEntry.objects.count() == 1
