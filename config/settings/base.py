@@ -8,7 +8,23 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me")
+# Secrets with a development default. The defaults are public (they are in this file): production
+# settings refuse to start without each variable or with its default (prod.py), and
+# `manage.py check --deploy` fails on a default (shop.checks).
+DEVELOPMENT_SECRETS = {
+    # setting: (environment variable, development and test default)
+    "SECRET_KEY": ("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me"),
+    "PLATFORM_EVENTS_SECRET": ("PLATFORM_EVENTS_SECRET", "dev-platform-secret"),
+    "CARRIER_CALLBACK_SECRET": ("CARRIER_CALLBACK_SECRET", "dev-carrier-secret"),
+}
+
+
+def secret_from_env(setting: str) -> str:
+    variable, default = DEVELOPMENT_SECRETS[setting]
+    return os.environ.get(variable, default)
+
+
+SECRET_KEY = secret_from_env("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS: list[str] = ["127.0.0.1", "localhost", "testserver"]
 
@@ -145,7 +161,7 @@ DJANGO_TABLES2_TEMPLATE = "partials/_table.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}
 
 # Inbound platform events (platform-api.md): shared HMAC secret and the accepted clock skew.
-PLATFORM_EVENTS_SECRET = os.environ.get("PLATFORM_EVENTS_SECRET", "dev-platform-secret")
+PLATFORM_EVENTS_SECRET = secret_from_env("PLATFORM_EVENTS_SECRET")
 PLATFORM_EVENTS_MAX_SKEW_SECONDS = 300
 
 # django-q2: ORM broker on the same database by default; REDIS_URL switches to Redis.
@@ -188,7 +204,7 @@ CARRIER_GATEWAY = os.environ.get("CARRIER_GATEWAY", "simulated")
 CARRIER_SIMULATED_LATENCY = float(os.environ.get("CARRIER_SIMULATED_LATENCY", "0.2"))  # seconds
 CARRIER_SIMULATED_FAILURE_RATE = float(os.environ.get("CARRIER_SIMULATED_FAILURE_RATE", "0.5"))  # out for delivery
 CARRIER_API_URL = os.environ.get("CARRIER_API_URL", "http://127.0.0.1:8090")
-CARRIER_CALLBACK_SECRET = os.environ.get("CARRIER_CALLBACK_SECRET", "dev-carrier-secret")
+CARRIER_CALLBACK_SECRET = secret_from_env("CARRIER_CALLBACK_SECRET")  # signs the carrier's callbacks
 # Where the carrier POSTs results (sent with each launch); signed callbacks older than the window are refused.
 CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:8000/api/carrier/callback")
 CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300
