@@ -11,7 +11,7 @@ from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
-from aftersales.forms import IMAGE_SIGNATURES
+from aftersales.forms import EVIDENCE_UPLOAD, IMAGE_SIGNATURES
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 from shop.pagination import PagedTableMixin
@@ -77,6 +77,7 @@ class ClaimNewView(MerchantRequiredMixin, View):
     """The claim form of one service order: the window, the cap and the goods' value; disabled with the reason."""
 
     template_name = "settlement/claim_new.html"
+    upload_limit = EVIDENCE_UPLOAD
 
     def get(self, request, service_order_pk):
         service_order = self._service_order(service_order_pk)

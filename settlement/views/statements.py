@@ -20,7 +20,7 @@ from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
 from .. import selectors, statements
-from ..forms import BillUploadForm, RecordPaymentForm, ReissueStatementForm, StatementFilter
+from ..forms import BILL_UPLOAD, BillUploadForm, RecordPaymentForm, ReissueStatementForm, StatementFilter
 from ..models import Reconciliation, ReconciliationRow, Statement, StatementLine
 
 ST = Statement.Status
@@ -265,6 +265,7 @@ class StatementReconcileView(MerchantRequiredMixin, View):
     """POST the outlet's bill: a bad file gets its messages and nothing is kept; a good one its result page."""
 
     http_method_names = ["post", "options"]
+    upload_limit = BILL_UPLOAD
 
     def post(self, request, pk):
         statement = get_object_or_404(selectors.statements_for_shop(shop=self.shop), pk=pk)

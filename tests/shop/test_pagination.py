@@ -5,7 +5,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django_tables2 import SingleTableMixin
 
 from shop import pagination
-from tests.test_tenancy import CASES, _url, world  # noqa: F401  (world is a fixture)
+from tests import test_tenancy
+from tests.test_tenancy import _url
+
+world = test_tenancy.world  # the tenancy walk's fixture: two shops, two outlets
 
 # Every page with a paginated table, and who opens it.
 PAGED_URLS = {
@@ -72,7 +75,7 @@ def test_every_page_with_a_table_uses_the_shared_pager_and_is_tested_here():
 
 @pytest.mark.parametrize("query", HOSTILE)
 @pytest.mark.parametrize("name", sorted(PAGED_URLS))
-def test_a_hostile_pager_parameter_still_gets_a_page(client, world, name, query):  # noqa: F811
+def test_a_hostile_pager_parameter_still_gets_a_page(client, world, name, query):
     client.force_login(world.merchant_a if PAGED_URLS[name] == "merchant" else world.outlet_user_a)
 
     response = client.get(f"{_url(name, world)}?{query}")
