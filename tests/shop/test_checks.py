@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from shop.checks import check_secrets_are_not_development_defaults
+from shop.checks import check_secrets_are_not_development_defaults, check_trusted_proxies
 
 REAL = {
     "SECRET_KEY": "a-long-random-secret-key-of-production-0123456789abcdef",
@@ -57,3 +57,12 @@ def test_real_secrets_pass(settings):
         setattr(settings, name, value)
 
     assert check_secrets_are_not_development_defaults() == []
+
+
+def test_check_deploy_warns_when_no_proxy_is_trusted(settings):
+    settings.TRUSTED_PROXIES = []
+
+    assert [w.id for w in check_trusted_proxies()] == ["shop.W001"]
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert check_trusted_proxies() == []
