@@ -289,3 +289,40 @@ class PlatformEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class Change(models.Model):
+    """One change of an object that outside systems follow: the merchant API's change feed and the
+    webhook outbox, written by shop.changes.record_change in the transaction of the change itself.
+
+    Read in commit order, not insertion order (see shop.changes): `txid` is the writing transaction's
+    id on PostgreSQL (0 on SQLite, where writers are serialised and the id order is the commit order).
+    """
+
+    class Kind(models.TextChoices):
+        AFTER_SALE = "after_sale", _("after-sale")
+        SERVICE_ORDER = "service_order", _("interception service order")
+        REFUND = "refund", _("refund")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", verbose_name=_("shop"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    # The webhook event type: after_sale.created, after_sale.updated, refund.created, service_order.updated.
+    event = models.CharField(_("event"), max_length=40)
+    object_id = models.BigIntegerField(_("object id"))
+    txid = models.BigIntegerField(_("transaction id"), default=0)
+    created_at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("change")
+        verbose_name_plural = _("change feed")
+        indexes = [
+            # A shop's sync list in commit order, and whether an object changed again later.
+            models.Index(fields=["shop", "kind", "txid", "id"], name="change_feed_idx"),
+            models.Index(fields=["shop", "kind", "object_id", "txid", "id"], name="change_object_idx"),
+            models.Index(fields=["shop", "kind", "created_at"], name="change_since_idx"),
+            # The webhook dispatcher: every shop's changes in commit order.
+            models.Index(fields=["txid", "id"], name="change_outbox_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.event} {self.kind}#{self.object_id}"

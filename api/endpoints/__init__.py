@@ -1,5 +1,6 @@
 """The API's endpoints, one module per resource. Each one calls the pages' selectors and services."""
 
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..errors import ApiError
@@ -20,3 +21,10 @@ def not_found(what: str = "") -> ApiError:
 
 def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid", message, field=field)
+
+
+def aware(value):
+    """A time sent without an offset is Asia/Shanghai time, as everything the API writes."""
+    if value is not None and timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value

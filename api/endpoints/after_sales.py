@@ -1,17 +1,20 @@
 """After-sales: one with its refunds, the merchant's decisions, flag and remark."""
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
-from ninja import Path, Router
+from ninja import Path, Query, Router
 from pydantic import StringConstraints
 
 from aftersales import services
+from aftersales.models import AfterSale
+from shop.models import Change
 
-from .. import selectors, serializers
+from .. import feed, selectors, serializers
 from ..evidence import decode_evidence
-from ..schemas import ActionIn, AfterSaleOut, PatchIn, Text
-from . import READ_ERRORS, WRITE_ERRORS, invalid, not_found, token_of
+from ..schemas import ActionIn, AfterSaleOut, AfterSalePage, PatchIn, Text
+from . import READ_ERRORS, WRITE_ERRORS, aware, invalid, not_found, token_of
 
 router = Router(tags=["after-sales"])
 
@@ -27,6 +30,45 @@ def _after_sale(token, after_sale_no: str):
 
 def _fresh(token, after_sale_id: int) -> dict:
     return serializers.after_sale_json(selectors.after_sales(shop=token.shop).get(pk=after_sale_id))
+
+
+@router.get("/after-sales", response={200: AfterSalePage, **READ_ERRORS})
+def sync_after_sales(
+    request,
+    cursor: Text | None = Query(None, max_length=200),
+    updated_since: datetime | None = Query(None),
+    limit: int = Query(50, ge=1, le=100),
+    status: Text | None = Query(None, max_length=500, description="comma-separated statuses"),
+    type: Literal["refund_only", "return_refund", "price_protection"] | None = Query(None),
+    multi_refund: bool | None = Query(None),
+):
+    """Incremental sync: the shop's after-sales in the order of their last change, oldest first.
+
+    Store `next_cursor` and poll with it for ever: nothing is missed, also changes committed late.
+    """
+    token = token_of(request)
+    objects = None
+    if status or type or multi_refund is not None:
+        objects = AfterSale.objects.filter(shop=token.shop)
+        if status:
+            statuses = [value.strip() for value in status.split(",") if value.strip()]
+            if not statuses or set(statuses) - set(AfterSale.Status.values):
+                raise invalid("status", _("Unknown status."))
+            objects = objects.filter(status__in=statuses)
+        if type:
+            objects = objects.filter(type=type)
+        if multi_refund is not None:
+            objects = objects.filter(multi_refund=multi_refund)
+    after = feed.start_of(
+        shop=token.shop, kind=Change.Kind.AFTER_SALE, cursor=cursor, updated_since=aware(updated_since)
+    )
+    page = feed.page(shop=token.shop, kind=Change.Kind.AFTER_SALE, after=after, limit=limit, objects=objects)
+    found = selectors.after_sales(shop=token.shop).in_bulk(page.object_ids)
+    return {
+        "data": [serializers.after_sale_json(found[pk]) for pk in page.object_ids if pk in found],
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
 
 
 @router.get("/after-sales/{after_sale_no}", response={200: AfterSaleOut, **READ_ERRORS})

@@ -1,20 +1,22 @@
 """Interception service orders: one by number, and launching interceptions."""
 
 import re
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from django.utils.translation import gettext as _
-from ninja import Path, Router, Status
+from ninja import Path, Query, Router, Status
 from pydantic import StringConstraints
 
 from aftersales.models import AfterSale
 from interception import batches
 from interception import services as interception_services
 from interception.models import ServiceOrder
+from shop.models import Change
 
-from .. import selectors, serializers
-from ..schemas import InterceptionIn, InterceptionOut, ServiceOrderOut, Text
-from . import READ_ERRORS, WRITE_ERRORS, invalid, not_found, token_of
+from .. import feed, selectors, serializers
+from ..schemas import InterceptionIn, InterceptionOut, ServiceOrderOut, ServiceOrderPage, Text
+from . import READ_ERRORS, WRITE_ERRORS, aware, invalid, not_found, token_of
 
 router = Router(tags=["service orders"])
 
@@ -25,6 +27,44 @@ NUMBER = re.compile(r"^SO(\d{1,18})$")
 def service_order_id(number: str) -> int | None:
     match = NUMBER.match(number)
     return int(match.group(1)) if match else None
+
+
+@router.get("/service-orders", response={200: ServiceOrderPage, **READ_ERRORS})
+def sync_service_orders(
+    request,
+    cursor: Text | None = Query(None, max_length=200),
+    updated_since: datetime | None = Query(None),
+    limit: int = Query(50, ge=1, le=100),
+    status: Text | None = Query(None, max_length=500, description="comma-separated statuses"),
+    mode: Literal["online", "offline"] | None = Query(None),
+    courier: Text | None = Query(None, max_length=20),
+    outlet: Text | None = Query(None, max_length=30),
+):
+    """Incremental sync: the shop's service orders in the order of their last change, oldest first."""
+    token = token_of(request)
+    objects = None
+    if status or mode or courier or outlet:
+        objects = ServiceOrder.objects.filter(shop=token.shop)
+        if status:
+            statuses = [value.strip() for value in status.split(",") if value.strip()]
+            if not statuses or set(statuses) - set(ServiceOrder.Status.values):
+                raise invalid("status", _("Unknown status."))
+            objects = objects.filter(status__in=statuses)
+        if mode:
+            objects = objects.filter(mode=mode)
+        if courier:
+            objects = objects.filter(courier__code=courier)
+        if outlet:
+            objects = objects.filter(outlet__code=outlet)
+    kind = Change.Kind.SERVICE_ORDER
+    after = feed.start_of(shop=token.shop, kind=kind, cursor=cursor, updated_since=aware(updated_since))
+    page = feed.page(shop=token.shop, kind=kind, after=after, limit=limit, objects=objects)
+    found = selectors.service_orders(shop=token.shop).in_bulk(page.object_ids)
+    return {
+        "data": [serializers.service_order_json(found[pk]) for pk in page.object_ids if pk in found],
+        "next_cursor": page.next_cursor,
+        "has_more": page.has_more,
+    }
 
 
 @router.get("/service-orders/{service_order_no}", response={200: ServiceOrderOut, **READ_ERRORS})

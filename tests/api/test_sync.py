@@ -1,0 +1,162 @@
+"""Incremental sync (/after-sales, /service-orders) over the change feed: order, cursors, filters, cost."""
+
+import time
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from shop import changes
+from tests.aftersales.makers import make_after_sale
+from tests.conftest import make_order
+
+pytestmark = pytest.mark.django_db
+
+
+def settle(timeout: float = 20.0) -> None:
+    """Wait until every change is below the commit horizon (PostgreSQL: another session writing to the
+    test database may hold it back a moment; the test's own transaction does not; SQLite: at once)."""
+    from shop.models import Change
+
+    deadline = time.monotonic() + timeout
+    while (horizon := changes.horizon_value()) is not None and Change.objects.filter(txid__gte=horizon).exists():
+        assert time.monotonic() < deadline, "a transaction of the test database has been running for 20 s"
+        time.sleep(0.05)
+
+
+def _changed(after_sale, event=changes.AFTER_SALE_UPDATED):
+    changes.record_change(shop_id=after_sale.shop_id, event=event, object_id=after_sale.pk)
+    settle()
+
+
+@pytest.fixture
+def three(shop):
+    made = []
+    for i in range(3):
+        order = make_order(shop, order_no=f"O-S{i}")
+        made.append(make_after_sale(order, after_sale_no=f"AS-S{i}", status="pending_merchant"))
+    return made
+
+
+def _nos(body):
+    return [item["after_sale_no"] for item in body["data"]]
+
+
+def test_changes_come_oldest_first_and_the_cursor_continues_after_the_page(api, three):
+    for after_sale in three:
+        _changed(after_sale, changes.AFTER_SALE_CREATED)
+    first = api.get("/after-sales", {"limit": 2}).json()
+    assert (_nos(first), first["has_more"]) == (["AS-S0", "AS-S1"], True)
+    second = api.get("/after-sales", {"limit": 2, "cursor": first["next_cursor"]}).json()
+    assert (_nos(second), second["has_more"]) == (["AS-S2"], False)
+
+
+def test_when_nothing_changed_the_page_is_empty_and_the_cursor_is_the_one_passed(api, three):
+    for after_sale in three:
+        _changed(after_sale)
+    cursor = api.get("/after-sales").json()["next_cursor"]
+    again = api.get("/after-sales", {"cursor": cursor}).json()
+    assert again == {"data": [], "next_cursor": cursor, "has_more": False}
+
+
+def test_an_object_changed_again_appears_once_in_its_latest_state_at_its_latest_change(api, three):
+    a, b, c = three
+    _changed(a)
+    _changed(b)
+    cursor = api.get("/after-sales").json()["next_cursor"]
+    _changed(a)
+    _changed(c)
+    a.remark = "改过两次"
+    a.save()
+    _changed(a)
+    body = api.get("/after-sales", {"cursor": cursor}).json()
+    assert _nos(body) == ["AS-S2", "AS-S0"]
+    assert body["data"][1]["remark"] == "改过两次"
+
+
+def test_next_cursor_is_always_a_string_even_with_no_changes_at_all(api):
+    body = api.get("/after-sales").json()
+    assert body["data"] == [] and isinstance(body["next_cursor"], str) and body["has_more"] is False
+    assert api.get("/after-sales", {"cursor": body["next_cursor"]}).json()["next_cursor"] == body["next_cursor"]
+
+
+def test_updated_since_starts_from_that_time(api, three):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shop.models import Change
+
+    _changed(three[0])
+    Change.objects.update(created_at=timezone.now() - timedelta(days=2))
+    settle()
+    _changed(three[1])
+    since = (timezone.localtime() - timedelta(days=1)).isoformat()
+    assert _nos(api.get("/after-sales", {"updated_since": since}).json()) == ["AS-S1"]
+    future = (timezone.localtime() + timedelta(days=1)).isoformat()
+    body = api.get("/after-sales", {"updated_since": future}).json()
+    assert body["data"] == []
+    _changed(three[2])
+    assert _nos(api.get("/after-sales", {"cursor": body["next_cursor"]}).json()) == ["AS-S2"]
+
+
+def test_filters_apply_to_the_current_state(api, shop, three):
+    three[1].status = "refunded"
+    three[1].deadline = None
+    three[1].save()
+    three[2].multi_refund = True
+    three[2].save()
+    for after_sale in three:
+        _changed(after_sale)
+    assert _nos(api.get("/after-sales", {"status": "refunded,rejected"}).json()) == ["AS-S1"]
+    assert _nos(api.get("/after-sales", {"multi_refund": "true"}).json()) == ["AS-S2"]
+    assert _nos(api.get("/after-sales", {"type": "refund_only"}).json()) == ["AS-S0", "AS-S1", "AS-S2"]
+    response = api.get("/after-sales", {"status": "refunded,bogus"})
+    assert (response.status_code, response.json()["error"]["field"]) == (422, "status")
+
+
+def test_a_malformed_cursor_or_limit_is_422(api):
+    for params, field in (({"cursor": "zzz"}, "cursor"), ({"limit": 0}, "limit"), ({"limit": 101}, "limit")):
+        response = api.get("/after-sales", params)
+        assert (response.status_code, response.json()["error"]["field"]) == (422, field), params
+    assert api.get("/after-sales", {"updated_since": "yesterday"}).json()["error"]["field"] == "updated_since"
+
+
+def test_another_shops_changes_are_not_synced(other_api, three):
+    for after_sale in three:
+        _changed(after_sale)
+    assert other_api.get("/after-sales").json()["data"] == []
+    assert other_api.get("/service-orders").json()["data"] == []
+
+
+def test_a_page_costs_the_same_queries_at_any_depth(api, shop):
+    made = [make_after_sale(make_order(shop, order_no=f"O-D{i}"), after_sale_no=f"AS-D{i}") for i in range(30)]
+    for after_sale in made:
+        _changed(after_sale)
+    api.get("/statements")  # the token's first request writes its last use and its rate-limit bucket
+    counts, cursor = [], None
+    for _ in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            body = api.get("/after-sales", {"limit": 10, **({"cursor": cursor} if cursor else {})}).json()
+        counts.append(len(queries))
+        cursor = body["next_cursor"]
+        assert len(body["data"]) == 10
+    assert counts[0] == counts[1] == counts[2] <= 6
+
+
+def test_service_orders_sync_with_filters(api, after_sale):
+    from interception.models import ServiceOrder
+
+    parcel = after_sale.parcel
+    service_order = ServiceOrder.objects.create(
+        shop=after_sale.shop, after_sale=after_sale, parcel=parcel, courier=parcel.courier, outlet=parcel.outlet,
+        mode="online", fee="3.00", via="detail", status="processing",
+    )  # fmt: skip
+    changes.record_change(shop_id=after_sale.shop_id, event=changes.SERVICE_ORDER_UPDATED, object_id=service_order.pk)
+    settle()
+    body = api.get("/service-orders").json()
+    assert [(so["service_order_no"], so["status"]) for so in body["data"]] == [(service_order.number, "processing")]
+    assert api.get("/service-orders", {"status": "succeeded"}).json()["data"] == []
+    assert len(api.get("/service-orders", {"courier": "YTO", "mode": "online"}).json()["data"]) == 1
+    assert api.get("/service-orders", {"outlet": "NOPE"}).json()["data"] == []
+    assert api.get("/service-orders", {"mode": "bogus"}).status_code == 422
