@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
-migration = importlib.import_module("settlement.migrations.0003_schedule_task_paths")
+migration = importlib.import_module("settlement.migrations.0004_schedule_task_paths")
 
 
 def test_every_new_task_path_names_a_function():
