@@ -7,6 +7,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from shop.request_limits import UploadLimit
+
 from . import reconciliation
 from .models import NOTE_MAX_LENGTH, REFERENCE_MAX_LENGTH
 
@@ -55,6 +57,10 @@ class DisputeStatementForm(ActionForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("Say what is wrong with the statement.")},
     )
+
+
+# The request limit of the bill upload: refused before its body is read (shop.request_limits).
+BILL_UPLOAD = UploadLimit(file_bytes=reconciliation.MAX_BYTES)
 
 
 class BillUploadForm(ActionForm):

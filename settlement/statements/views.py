@@ -12,9 +12,9 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from interception.views.partnerships import form_errors_message
+from shop import pagination
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 
@@ -23,6 +23,7 @@ from . import services as statements
 from .exports import csv_response, differences_csv_response, xlsx_response
 from .filters import OutletStatementFilter, StatementFilter
 from .forms import (
+    BILL_UPLOAD,
     BillUploadForm,
     ConfirmStatementForm,
     DisputeStatementForm,
@@ -37,14 +38,14 @@ ST = Statement.Status
 
 def lines_table(request, statement: Statement) -> StatementLineTable:
     table = StatementLineTable(selectors.statement_lines(statement=statement))
-    table.paginate(page=request.GET.get("page", 1), per_page=100)
+    pagination.paginate_table(table, request, per_page=100)
     return table
 
 
 # --- merchant pages --------------------------------------------------------------------------------
 
 
-class StatementListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class StatementListView(MerchantRequiredMixin, pagination.PagedTableMixin, FilterView):
     template_name = "settlement/statement_list.html"
     table_class = StatementTable
     filterset_class = StatementFilter
@@ -167,6 +168,7 @@ class StatementReconcileView(MerchantRequiredMixin, View):
     """POST the outlet's bill: a bad file gets its messages and nothing is kept; a good one its result page."""
 
     http_method_names = ["post", "options"]
+    upload_limit = BILL_UPLOAD
 
     def post(self, request, pk):
         statement = get_object_or_404(selectors.statements_for_shop(shop=self.shop), pk=pk)
@@ -209,7 +211,7 @@ class ReconciliationDetailView(MerchantRequiredMixin, DetailView):
         if kind:
             rows = rows.filter(kind=kind)
         table = ReconciliationRowTable(rows)
-        table.paginate(page=self.request.GET.get("page", 1), per_page=100)
+        pagination.paginate_table(table, self.request, per_page=100)
         summary = self.object.summary or {}
         kinds = summary.get("kinds", {})
         context.update(
@@ -234,7 +236,7 @@ class ReconciliationCsvView(MerchantRequiredMixin, View):
 # --- the outlet portal ----------------------------------------------------------------------------
 
 
-class OutletStatementListView(OutletStaffRequiredMixin, SingleTableMixin, FilterView):
+class OutletStatementListView(OutletStaffRequiredMixin, pagination.PagedTableMixin, FilterView):
     template_name = "settlement/outlet_statement_list.html"
     table_class = OutletStatementTable
     filterset_class = OutletStatementFilter
