@@ -6,7 +6,7 @@ from aftersales import selectors as aftersales_selectors
 from aftersales.models import AfterSale, RefundEntry
 from interception.models import ServiceOrder
 from interception.views.service_orders import service_orders_for_shop
-from settlement import selectors as settlement_selectors
+from settlement.statements import selectors as settlement_selectors
 from settlement.models import Statement, StatementLine
 from shop.models import Order, Shop
 
