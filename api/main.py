@@ -86,9 +86,10 @@ def _http_error(request, exc: HttpError):
     return error_response(ApiError(exc.status_code, "error", str(exc)))
 
 
-from .endpoints import after_sales, orders, service_orders, statements  # noqa: E402 - routes on `api`
+from .endpoints import after_sales, orders, service_orders, statements, webhooks  # noqa: E402 - routes on `api`
 
 api.add_router("/", after_sales.router)
 api.add_router("/", orders.router)
 api.add_router("/", service_orders.router)
 api.add_router("/", statements.router)
+api.add_router("/", webhooks.router)

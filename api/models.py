@@ -98,3 +98,85 @@ class RateLimitBucket(models.Model):
 
     def __str__(self):
         return f"{self.token_id}: {self.tokens:.1f}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where a shop's ERP wants changes pushed. The secret signs every delivery; it is shown once."""
+
+    EVENTS = ("after_sale.created", "after_sale.updated", "refund.created", "service_order.updated")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(_("events"), default=list)
+    # Kept readable: the back office signs with it (an HMAC key cannot be stored as a hash).
+    secret = models.CharField(_("secret"), max_length=64)
+    active = models.BooleanField(_("active"), default=True)
+    # Since when every delivery has failed (cleared by a success); 3 days of it disable the endpoint.
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)
+    disabled_at = models.DateTimeField(_("disabled at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["shop", "active"], name="webhook_endpoint_shop_idx")]
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the same body and event id on every attempt, until a 2xx."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")  # not yet answered with a 2xx; tried again later
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("given up")  # no 2xx in more than 24 hours of attempts
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    change_id = models.BigIntegerField(_("change"))
+    event_id = models.CharField(_("event id"), max_length=40)
+    type = models.CharField(_("type"), max_length=40)
+    body = models.BinaryField(_("body"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(_("last answer"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "change_id"], name="webhook_delivery_once_per_change")
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            models.Index(fields=["endpoint", "-created_at"], name="webhook_delivery_log_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id} → {self.endpoint_id}"
+
+
+class WebhookCursor(models.Model):
+    """The dispatcher's position in the change feed (one row): changes after it have no deliveries yet."""
+
+    txid = models.BigIntegerField(default=0)
+    change_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("webhook dispatcher position")
+        verbose_name_plural = _("webhook dispatcher position")
+
+    def __str__(self):
+        return f"({self.txid}, {self.change_id})"

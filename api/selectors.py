@@ -6,8 +6,8 @@ from aftersales import selectors as aftersales_selectors
 from aftersales.models import AfterSale, RefundEntry
 from interception.models import ServiceOrder
 from interception.views.service_orders import service_orders_for_shop
-from settlement.statements import selectors as settlement_selectors
 from settlement.models import Statement, StatementLine
+from settlement.statements import selectors as settlement_selectors
 from shop.models import Order, Shop
 
 _REFUNDS = Prefetch("refunds", queryset=RefundEntry.objects.order_by("created_at", "id"))
