@@ -19,7 +19,7 @@ from tests.conftest import (
     make_shop,
 )
 
-MERCHANT_NAMESPACES = {"shop", "aftersales", "interception", "settlement"}
+MERCHANT_NAMESPACES = {"shop", "aftersales", "interception", "settlement", "api"}
 OUTLET_NAMESPACES = {"outlet"}
 
 
@@ -266,6 +266,32 @@ def _reconciliation_pk_a(world: World) -> dict:
     return {"pk": record.pk}
 
 
+def _token_pk_a(world: World) -> dict:
+    from api import tokens
+    from api.models import ApiToken
+
+    token = ApiToken.objects.filter(shop=world.shop_a).first()
+    if token is None:
+        token, _secret = tokens.create_api_token(shop=world.shop_a, name="TOKEN-SECRET-A", scopes="read")
+    return {"pk": token.pk}
+
+
+def _endpoint_a(world: World):
+    from api import webhooks
+
+    endpoint = webhooks.endpoints_for_shop(shop=world.shop_a).first()
+    return endpoint or webhooks.create_endpoint(shop=world.shop_a, url="https://a.example.com/h", events=["refund.created"])
+
+
+def _delivery_pk_a(world: World) -> dict:
+    from api.models import WebhookDelivery
+
+    delivery, _created = WebhookDelivery.objects.get_or_create(
+        endpoint=_endpoint_a(world), change_id=1, defaults={"event_id": "evt_1", "type": "refund.created", "body": b"{}"}
+    )
+    return {"pk": delivery.pk}
+
+
 CASES: dict[str, Case] = {
     "shop:order-list": Case(secret=lambda w: w.order_a.order_no),
     "shop:order-detail": Case(kwargs=lambda w: {"order_no": w.order_a.order_no}),
@@ -320,6 +346,13 @@ CASES: dict[str, Case] = {
     "settlement:claim-compensate": Case(method="post", kwargs=_claim_pk_a),
     "settlement:claim-evidence": Case(kwargs=_claim_evidence_a),
     "settlement:claim-tracker": Case(given=_claimable_service_order_a, secret=lambda w: "YT-SECRET-A"),
+    "api:home": Case(given=_token_pk_a, secret=lambda w: "TOKEN-SECRET-A"),
+    "api:token-create": Case(method="post"),
+    "api:token-revoke": Case(method="post", kwargs=_token_pk_a),
+    "api:endpoint-create": Case(method="post"),
+    "api:endpoint-delete": Case(method="post", kwargs=lambda w: {"pk": _endpoint_a(w).pk}),
+    "api:endpoint-enable": Case(method="post", kwargs=lambda w: {"pk": _endpoint_a(w).pk}),
+    "api:delivery-resend": Case(method="post", kwargs=_delivery_pk_a),
     "outlet:portal": Case(secret=lambda w: w.outlet_a.code),
     "outlet:partnership-detail": Case(kwargs=_partnership_pk_a),
     "outlet:partnership-approve": Case(method="post", kwargs=_partnership_pk_a),
