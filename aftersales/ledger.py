@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from shop import changes
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
 
@@ -63,7 +64,7 @@ def record_refund(
     line.refresh_from_db(fields=["refunded_amount"])
     if after_sale is not None:
         after_sale.refresh_from_db(fields=["refunded_amount"])
-    return RefundEntry.objects.create(
+    entry = RefundEntry.objects.create(
         shop_id=line.order.shop_id,
         order_id=line.order_id,
         line=line,
@@ -75,6 +76,8 @@ def record_refund(
         reason=reason[:200],
         idempotency_key=idempotency_key,
     )
+    changes.record_change(shop_id=entry.shop_id, event=changes.REFUND_CREATED, object_id=entry.pk)
+    return entry
 
 
 @dataclass(frozen=True)
@@ -166,5 +169,6 @@ def record_refunds(refunds: list[Refund]) -> list[RefundEntry]:
         )
         for refund in new
     )
+    changes.record_changes((entry.shop_id, changes.REFUND_CREATED, entry.pk) for entry in created)
     by_key = existing | {entry.idempotency_key: entry for entry in created}
     return [by_key[key] for key in keys]

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import changes
 from shop.errors import DomainError, NotFound
 from shop.models import Order, OrderLine, Parcel, Shop
 
@@ -125,6 +126,8 @@ def _log(after_sale, action, *, actor, user=None, message="", at=None, from_stat
 def _save(after_sale: AfterSale, *fields: str) -> None:
     after_sale.version += 1
     after_sale.save(update_fields=[*fields, "version", "updated_at"])
+    # Every change of an after-sale goes through here: the change feed learns of it in this transaction.
+    changes.record_change(shop_id=after_sale.shop_id, event=changes.AFTER_SALE_UPDATED, object_id=after_sale.pk)
 
 
 def _transition(after_sale, to_status, *, actor, user=None, message="", at=None, deadline=None) -> None:
@@ -270,6 +273,7 @@ def apply_for_after_sale(
             )
     except IntegrityError as exc:  # the database's own guard: number per order, one open per line
         raise DomainError(_("The application conflicts with another one just made."), code="already_exists") from exc
+    changes.record_change(shop_id=after_sale.shop_id, event=changes.AFTER_SALE_CREATED, object_id=after_sale.pk)
     _log(after_sale, AfterSaleLog.Action.APPLIED, actor=Actor.BUYER, at=at, to_status=S.PENDING_MERCHANT, message=note)
     if status == S.REFUND_AFTER_REFUSAL:
         _log(

@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import changes
 from shop.errors import DomainError
 
 from . import ledger, notifications, rules, services
@@ -136,6 +137,7 @@ def _write(decisions: list[_Decision], now: datetime) -> None:
             updated_at=timezone.now(),
         )
     AfterSaleLog.objects.bulk_create(logs)
+    changes.record_changes((d.after_sale.shop_id, changes.AFTER_SALE_UPDATED, d.after_sale.pk) for d in decisions)
     notifications.notify_buyers([(d.after_sale, *d.notify) for d in decisions if d.notify], at=now)
     for d in decisions:  # the objects as written, for the caller
         after_sale = d.after_sale

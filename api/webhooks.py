@@ -165,7 +165,13 @@ def dispatch_changes(batch: int = DISPATCH_BATCH) -> int:
             endpoints.setdefault(endpoint.shop_id, []).append(endpoint)
         now, deliveries = timezone.now(), []
         for shop_id in {row.shop_id for row in rows if row.shop_id in endpoints}:
-            shop_rows = [row for row in rows if row.shop_id == shop_id]
+            # The same event of one object twice in a batch (several writes of one transaction, or quick
+            # changes): one delivery, at the last row; the body shows the object as it is now anyway.
+            last = {}
+            for row in rows:
+                if row.shop_id == shop_id:
+                    last[(row.kind, row.object_id, row.event)] = row
+            shop_rows = sorted(last.values(), key=lambda row: (row.txid, row.pk))
             data = _payloads(shop_id, shop_rows)
             for row in shop_rows:
                 if row.pk not in data:

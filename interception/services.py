@@ -20,6 +20,7 @@ from django_q.tasks import async_task, schedule
 
 from aftersales import services as aftersales_services
 from aftersales.models import AfterSale
+from shop import changes
 from shop import services as shop_services
 from shop.errors import DomainError, NotFound
 from shop.models import Parcel, Shop
@@ -163,6 +164,7 @@ def launch_interceptions(
         for service_order in created
     )
     ids = [service_order.pk for service_order in created]
+    changes.record_changes((shop.pk, changes.SERVICE_ORDER_UPDATED, pk) for pk in ids)
     if enqueue and ids:  # the demo seed writes its own results and queues nothing
         chunks = [ids[i : i + LAUNCH_CHUNK_SIZE] for i in range(0, len(ids), LAUNCH_CHUNK_SIZE)]
         transaction.on_commit(lambda: [async_task("interception.tasks.run_service_orders", c) for c in chunks])
@@ -279,6 +281,7 @@ def _mark_processing(service_order_ids: list[int], outcomes: dict[int, str]) -> 
         ServiceOrder.objects.filter(pk__in=[so.pk for so in to_launch]).update(
             status=SO.PROCESSING, attempts=F("attempts") + 1
         )
+        changes.record_changes((so.shop_id, changes.SERVICE_ORDER_UPDATED, so.pk) for so in to_launch)
         now, sent = timezone.now(), _("Sent to the carrier")
         ServiceOrderLog.objects.bulk_create(
             ServiceOrderLog(service_order=so, from_status=SO.SUBMITTED, to_status=SO.PROCESSING, message=sent, at=now)
@@ -409,6 +412,9 @@ def apply_result(
         ]
     )
     _log(service_order, current, status, reason, at=occurred_at)
+    changes.record_change(
+        shop_id=service_order.shop_id, event=changes.SERVICE_ORDER_UPDATED, object_id=service_order.pk
+    )
     if succeeds:
         _succeed(service_order, occurred_at)
     return True

@@ -56,7 +56,13 @@ def transaction_id():
 # server-wide pg_snapshot_xmin(): a long transaction in another database of the same server (a
 # report, another application) writes no change of ours and must not hold the feed back.
 _HORIZON_SQL = """
-WITH current AS (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax)
+WITH current AS (
+    -- The reader's own transaction (tests, a dispatcher inside one) sees its own rows: past them too.
+    SELECT greatest(
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+        coalesce(pg_current_xact_id_if_assigned()::text::bigint + 1, 0)
+    ) AS xmax
+)
 SELECT coalesce(min(
     ((current.xmax >> 32) << 32) + activity.backend_xid::text::bigint
     - CASE WHEN activity.backend_xid::text::bigint > (current.xmax & 4294967295) THEN 4294967296 ELSE 0 END

@@ -280,14 +280,18 @@ def _endpoint_a(world: World):
     from api import webhooks
 
     endpoint = webhooks.endpoints_for_shop(shop=world.shop_a).first()
-    return endpoint or webhooks.create_endpoint(shop=world.shop_a, url="https://a.example.com/h", events=["refund.created"])
+    return endpoint or webhooks.create_endpoint(
+        shop=world.shop_a, url="https://a.example.com/h", events=["refund.created"]
+    )
 
 
 def _delivery_pk_a(world: World) -> dict:
     from api.models import WebhookDelivery
 
     delivery, _created = WebhookDelivery.objects.get_or_create(
-        endpoint=_endpoint_a(world), change_id=1, defaults={"event_id": "evt_1", "type": "refund.created", "body": b"{}"}
+        endpoint=_endpoint_a(world),
+        change_id=1,
+        defaults={"event_id": "evt_1", "type": "refund.created", "body": b"{}"},
     )
     return {"pk": delivery.pk}
 

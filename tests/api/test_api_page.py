@@ -67,7 +67,9 @@ def test_the_owner_adds_an_endpoint_and_sees_its_deliveries(client, owner, shop)
 
 def test_an_endpoint_url_other_than_http_is_refused(client, owner):
     client.force_login(owner)
-    response = client.post(reverse("api:endpoint-create"), {"url": "ftp://x.example.com/", "events": ["refund.created"]})
+    response = client.post(
+        reverse("api:endpoint-create"), {"url": "ftp://x.example.com/", "events": ["refund.created"]}
+    )
     assert response.status_code == 200
     assert "Enter a valid URL." in response.content.decode()
     assert WebhookEndpoint.objects.count() == 0

@@ -4,6 +4,7 @@ import time
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from django.test.utils import CaptureQueriesContext
 
 from shop import changes
@@ -160,3 +161,72 @@ def test_service_orders_sync_with_filters(api, after_sale):
     assert len(api.get("/service-orders", {"courier": "YTO", "mode": "online"}).json()["data"]) == 1
     assert api.get("/service-orders", {"outlet": "NOPE"}).json()["data"] == []
     assert api.get("/service-orders", {"mode": "bogus"}).status_code == 422
+
+
+def test_the_services_write_the_feed_a_decision_appears_in_the_sync(api, after_sale):
+    start = api.get("/after-sales").json()["next_cursor"]
+    api.post("/after-sales/AS-5001/actions", {"action": "agree_refund", "version": 1})
+    settle()
+    body = api.get("/after-sales", {"cursor": start}).json()
+    assert [(a["after_sale_no"], a["status"]) for a in body["data"]] == [("AS-5001", "refunded")]
+    from shop.models import Change
+
+    assert set(Change.objects.values_list("event", flat=True)) == {"after_sale.updated", "refund.created"}
+
+
+def test_an_application_through_the_platform_events_is_synced_as_created(api, events, shop):
+    from shop.models import Change
+
+    make_order(shop, order_no="O-EV", status="shipped")
+    response = events.send(
+        "aftersale.applied",
+        {"after_sale_no": "AS-EV", "order_no": "O-EV", "line_no": "1", "type": "refund_only",
+         "reason": "quality", "amount": "10.00", "note": ""},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert Change.objects.filter(event="after_sale.created").count() == 1
+    settle()
+    assert _nos(api.get("/after-sales").json()) == ["AS-EV"]
+
+
+def test_an_interception_is_synced_with_its_result(api, after_sale):
+    from interception import services as interception_services
+    from interception.models import ServiceOrder
+
+    api.post("/interceptions", {"after_sale_nos": ["AS-5001"]})
+    settle()
+    body = api.get("/service-orders").json()
+    assert [so["status"] for so in body["data"]] == ["submitted"]
+    interception_services.apply_result(
+        service_order_id=ServiceOrder.objects.get().pk, status="succeeded", occurred_at=timezone.now()
+    )
+    settle()
+    later = api.get("/service-orders", {"cursor": body["next_cursor"]}).json()
+    assert [so["status"] for so in later["data"]] == ["succeeded"]
+    # the interception's success refunded the buyer: the after-sale changed too
+    assert [a["status"] for a in api.get("/after-sales").json()["data"]] == ["refunded"]
+
+
+def test_the_timeout_sweep_writes_the_feed(api, after_sale):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from aftersales import timeouts
+    from aftersales.models import AfterSale
+
+    AfterSale.objects.filter(pk=after_sale.pk).update(deadline=timezone.now() - timedelta(minutes=1))
+    timeouts.time_out_after_sales(after_sale_ids=[after_sale.pk])
+    settle()
+    assert [(a["after_sale_no"], a["status"]) for a in api.get("/after-sales").json()["data"]] == [
+        ("AS-5001", "refunded")
+    ]
+
+
+def test_a_backfill_gives_rows_written_without_the_feed_their_place(api, after_sale):
+    from api.backfill import backfill_change_feed
+
+    assert api.get("/after-sales").json()["data"] == []
+    assert backfill_change_feed() == 1
+    assert backfill_change_feed() == 0
+    assert _nos(api.get("/after-sales").json()) == ["AS-5001"]
