@@ -4,8 +4,8 @@ import time
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from shop import changes
 from tests.aftersales.makers import make_after_sale
