@@ -5,15 +5,14 @@ import json
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 
+from shop.localtime import SHANGHAI
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
-from shop.platform_events.transport import sign
+from shop.signing import sign
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _seq = itertools.count(1)
 
 

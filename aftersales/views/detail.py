@@ -4,19 +4,18 @@ with the merchant's actions (each posted to its own view in `actions`), and its 
 from dataclasses import dataclass
 
 from django import forms as django_forms
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views import View
 
 from shop.access import MerchantRequiredMixin
+from shop.evidence import serve_evidence
 from shop.models import Parcel
 
 from .. import extensions, forms, rules, selectors, services
 from ..models import AfterSale, BuyerNotification, EvidenceImage
 
 TEMPLATE = "aftersales/after_sale_detail.html"
-IMAGE_TYPES = {content_type for content_type, _ext, _test in forms.IMAGE_SIGNATURES}
 
 
 @dataclass(frozen=True)
@@ -128,15 +127,4 @@ class EvidenceImageView(MerchantRequiredMixin, View):
         image = get_object_or_404(
             EvidenceImage.objects.filter(after_sale__shop=self.shop, after_sale__after_sale_no=after_sale_no), pk=pk
         )
-        try:
-            handle = image.image.open("rb")
-        except (FileNotFoundError, ValueError):
-            raise Http404 from None
-        # Only types checked on upload are shown inline; anything else is downloaded, never rendered.
-        if image.content_type in IMAGE_TYPES:
-            response = FileResponse(handle, content_type=image.content_type)
-        else:
-            response = FileResponse(handle, as_attachment=True, content_type="application/octet-stream")
-        response["Cache-Control"] = "private, max-age=3600"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        return serve_evidence(image.image, content_type=image.content_type)

@@ -21,7 +21,7 @@ from aftersales import ledger, services, tasks, timeouts
 from aftersales.models import AfterSale, RefundEntry
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
-from shop.platform_events.transport import sign
+from shop.signing import sign
 from tests.aftersales.makers import make_after_sale
 from tests.conftest import at, make_merchant, make_order, make_shop
 
