@@ -17,8 +17,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.test import Client
 
-from aftersales import ledger, services, tasks, timeouts
+from aftersales import ledger, services, tasks
 from aftersales.models import AfterSale, RefundEntry
+from aftersales.services import timeouts
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
 from shop.signing import sign
