@@ -10,6 +10,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from shop import widgets
 from shop.evidence import IMAGE_SIGNATURES, EvidenceField  # noqa: F401 (IMAGE_SIGNATURES: old home, until callers move)
 
 from .models import AfterSale
@@ -78,3 +79,44 @@ class FlagForm(ActionForm):
     remark = forms.CharField(
         label=_("Remark"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+KEEP_FLAG, NO_FLAG = "", "none"
+
+
+class BulkFlagForm(forms.Form):
+    """The flag and remark for the ticked rows; `ids` and `version_<id>` come from the table."""
+
+    def __init__(self, *args, **kwargs):
+        # The filter form on the same page has its own "flag": keep the element ids apart.
+        kwargs.setdefault("auto_id", "id_bulk_%s")
+        super().__init__(*args, **kwargs)
+
+    flag = forms.ChoiceField(
+        label=_("Flag"),
+        required=False,
+        widget=widgets.Select,
+        choices=[
+            (KEEP_FLAG, _("keep the flag")),
+            (NO_FLAG, _("remove the flag")),
+            *[(c.value, c.label) for c in AfterSale.Flag if c.value],
+        ],
+    )
+    remark = forms.CharField(
+        label=_("Remark"),
+        required=False,
+        max_length=500,
+        widget=widgets.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
+    )
+    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False, widget=widgets.CheckboxInput)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["versions"] = {int(pk): int(self.data[f"version_{int(pk)}"]) for pk in self.data.getlist("ids")}
+        except (KeyError, ValueError):
+            raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
+        flag = data.get("flag", KEEP_FLAG)
+        data["flag"] = None if flag == KEEP_FLAG else ("" if flag == NO_FLAG else flag)
+        data["remark"] = "" if data.get("clear_remark") else (data.get("remark") or None)
+        return data
