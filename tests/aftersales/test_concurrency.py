@@ -23,8 +23,8 @@ from aftersales.services import timeouts
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
 from shop.signing import sign
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import at, make_merchant, make_order, make_shop
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import at, make_merchant, make_order, make_shop
 
 pytestmark = [
     pytest.mark.postgres,

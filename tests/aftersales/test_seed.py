@@ -17,7 +17,7 @@ from aftersales import selectors
 from aftersales.models import AfterSale, AfterSaleLog, EvidenceImage, RefundEntry
 from shop.management.commands.simulate import Command as Simulate
 from shop.models import OrderLine, Parcel, Shop
-from tests.conftest import EventsClient
+from tests.shop.factories import EventsClient
 
 S = AfterSale.Status
 
