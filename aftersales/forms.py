@@ -11,7 +11,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from shop import widgets
-from shop.evidence import IMAGE_SIGNATURES, EvidenceField  # noqa: F401 (IMAGE_SIGNATURES: old home, until callers move)
+from shop.evidence import EvidenceField
 
 from .models import AfterSale
 

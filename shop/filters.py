@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .localtime import start_of_day  # noqa: F401 (also its old home, until callers move)
+from .localtime import start_of_day
 from .models import Courier, Order, Parcel
 from .selectors import parcel_exists
 

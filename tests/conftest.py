@@ -4,20 +4,8 @@ from datetime import timedelta
 
 import pytest
 
-from shop.localtime import SHANGHAI  # noqa: F401 (old home, until every test imports it from shop.localtime)
 from shop.models import Courier, Outlet, Shop, User
-from tests.shop.factories import (  # at … make_parcel: also their old home, until every test imports them from there
-    EventsClient,
-    at,  # noqa: F401
-    make_courier,
-    make_merchant,
-    make_operator,  # noqa: F401
-    make_order,  # noqa: F401
-    make_outlet,
-    make_outlet_user,  # noqa: F401
-    make_parcel,  # noqa: F401
-    make_shop,
-)
+from tests.shop.factories import EventsClient, make_courier, make_merchant, make_outlet, make_shop
 
 
 @pytest.fixture

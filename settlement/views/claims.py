@@ -12,9 +12,9 @@ from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from aftersales.forms import IMAGE_SIGNATURES
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.evidence import IMAGE_SIGNATURES
 
 from .. import claim_selectors as selectors
 from .. import claims, rules

@@ -14,9 +14,9 @@ from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from interception.views.partnerships import form_errors_message
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.views import form_errors_message
 
 from .. import selectors, statements
 from ..forms import ConfirmStatementForm, DisputeStatementForm, OutletStatementFilter

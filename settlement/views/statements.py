@@ -15,10 +15,10 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from interception.tables import shanghai
-from interception.views.partnerships import form_errors_message
 from shop import streaming
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.views import form_errors_message
 
 from .. import selectors, statements
 from ..forms import BillUploadForm, RecordPaymentForm, ReissueStatementForm, StatementFilter

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from ..errors import DomainError, NotFound
 from ..models import PlatformEvent
-from ..signing import sign, verify  # noqa: F401 (sign: also its old home, until callers move)
+from ..signing import verify
 from .payload import BadEvent, Reader
 from .registry import EventContext, get_type, type_names
 

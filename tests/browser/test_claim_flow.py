@@ -14,7 +14,7 @@ from interception.models import ServiceOrder
 from settlement import claim_selectors, rules
 from settlement.models import Claim
 from shop.models import Shop
-from tests.aftersales.test_actions import png_bytes
+from tests.aftersales.factories import png_bytes
 from tests.browser.test_orders_flow import log_in
 from tests.browser.test_partnership_flow import log_out
 

@@ -11,8 +11,8 @@ from interception.models import FeeCharge, ServiceOrder
 from settlement import statements
 from settlement.models import Reconciliation, ReconciliationRow, Statement, StatementLine, StatementLog
 from shop.models import Order, Outlet, Parcel, Shop
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import at, make_order, make_parcel
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import at, make_order, make_parcel
 
 _seq = itertools.count(1)
 OCTOBER = date(2026, 10, 1)

@@ -22,7 +22,15 @@ from settlement import claims, tasks_claims
 from settlement.models import Claim, ClaimEvidence, ClaimLog
 from shop.errors import DomainError, NotFound
 from shop.models import Order
-from tests.conftest import at, make_merchant, make_operator, make_order, make_outlet, make_outlet_user, make_parcel
+from tests.shop.factories import (
+    at,
+    make_merchant,
+    make_operator,
+    make_order,
+    make_outlet,
+    make_outlet_user,
+    make_parcel,
+)
 
 C = Claim.Status
 _seq = itertools.count(1)

@@ -12,8 +12,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from settlement import claims, rules
 from settlement.models import Claim
-from tests.conftest import make_merchant, make_outlet, make_outlet_user, make_shop
 from tests.settlement.test_claims import PNG, intercepted, png, state
+from tests.shop.factories import make_merchant, make_outlet, make_outlet_user, make_shop
 
 DAY = timedelta(days=1)
 

@@ -11,8 +11,9 @@ from django_q.models import Schedule
 from settlement import statements, tasks
 from settlement.models import Statement, StatementLine, StatementLog
 from shop.errors import DomainError, NotFound
-from tests.conftest import SHANGHAI, at, make_outlet, make_outlet_user
+from shop.localtime import SHANGHAI
 from tests.settlement.makers import AFTER_OCTOBER, OCTOBER, issued_statement, make_charge, snapshot, statement_in
+from tests.shop.factories import at, make_outlet, make_outlet_user
 
 ST = Statement.Status
 NOVEMBER = date(2026, 11, 1)
