@@ -6,12 +6,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from . import selectors
 from .access import MerchantRequiredMixin
 from .errors import DomainError, NotFound
 from .filters import OrderFilter
+from .pagination import PagedTableMixin
 from .tables import OrderTable
 
 
@@ -99,7 +99,7 @@ class NoRoleView(TemplateView):
     template_name = "registration/no_role.html"
 
 
-class OrderListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class OrderListView(MerchantRequiredMixin, PagedTableMixin, FilterView):
     table_class = OrderTable
     filterset_class = OrderFilter
     template_name = "shop/order_list.html"

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shop.access import MerchantRequiredMixin
+from shop.evidence import EVIDENCE_UPLOAD
 from shop.views import PostActionView
 
 from .. import forms, selectors, services
@@ -74,6 +75,7 @@ class AfterSaleConfirmReceiptView(AfterSaleActionView):
 
 class AfterSaleRejectView(AfterSaleActionView):
     form_class = forms.RejectForm
+    upload_limit = EVIDENCE_UPLOAD
     success_message = gettext_lazy("After-sale rejected.")
 
     def perform(self, after_sale, data):
