@@ -7,7 +7,7 @@ import uuid
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.translation import gettext as _
 
-from aftersales.forms import sniff_image_type
+from shop.evidence import sniff_image_type
 
 from .errors import ApiError
 

@@ -28,7 +28,7 @@ from aftersales.models import RefundEntry
 from shop import changes
 from shop.errors import DomainError, NotFound
 from shop.models import Change, Shop
-from shop.platform_events.transport import sign
+from shop.signing import sign
 
 from . import selectors, serializers
 from .feed import RowAfter

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from api import tokens
-from tests.conftest import make_merchant
+from tests.shop.factories import make_merchant
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -79,8 +79,8 @@ def error_of(response) -> dict:
 def after_sale(shop, yto_outlet):
     """AS-5001: a pending refund-only after-sale of 100.00 on O-1001, its parcel in transit (YT1234567890)."""
     from shop.models import Order
-    from tests.aftersales.makers import make_after_sale
-    from tests.conftest import make_order, make_parcel
+    from tests.aftersales.factories import make_after_sale
+    from tests.shop.factories import make_order, make_parcel
 
     order = make_order(shop, order_no="O-1001", status=Order.Status.SHIPPED, lines=[{"paid_amount": "100.00"}])
     parcel = make_parcel(order, outlet=yto_outlet, tracking_no="YT1234567890")

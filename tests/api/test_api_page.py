@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from api import tokens, webhooks
 from api.models import ApiToken, WebhookDelivery, WebhookEndpoint
-from tests.conftest import make_merchant
+from tests.shop.factories import make_merchant
 
 pytestmark = pytest.mark.django_db
 

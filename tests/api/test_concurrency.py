@@ -16,7 +16,7 @@ from django.test import Client
 from aftersales.models import RefundEntry
 from api import tokens
 from shop.models import Order, OrderLine
-from tests.conftest import make_order, make_shop
+from tests.shop.factories import make_order, make_shop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from api import ratelimit
 from api.models import ApiToken
 from tests.api.conftest import ApiClient, error_of
-from tests.conftest import make_merchant
+from tests.shop.factories import make_merchant
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from aftersales.models import AfterSale
 from api import tokens
 from shop import changes
 from shop.models import Change
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import make_order, make_shop
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import make_order, make_shop
 
 pytestmark = [
     pytest.mark.postgres,

@@ -10,7 +10,7 @@ from aftersales.models import Actor
 from interception.models import FeeCharge, ServiceOrder
 from settlement.models import Statement, StatementLine
 from shop.models import Parcel
-from tests.conftest import at, make_order
+from tests.shop.factories import at, make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def test_an_after_sale_lists_its_refunds_oldest_first(api, after_sale):
 
 
 def test_an_after_sale_before_shipment_has_no_parcel(api, shop):
-    from tests.aftersales.makers import make_after_sale
+    from tests.aftersales.factories import make_after_sale
 
     make_after_sale(make_order(shop, order_no="O-2"), after_sale_no="AS-NOPARCEL")
     assert api.get("/after-sales/AS-NOPARCEL").json()["parcel"] is None

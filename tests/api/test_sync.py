@@ -8,8 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from shop import changes
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import make_order
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
@@ -212,11 +212,11 @@ def test_the_timeout_sweep_writes_the_feed(api, after_sale):
 
     from django.utils import timezone
 
-    from aftersales import timeouts
+    from aftersales import services
     from aftersales.models import AfterSale
 
     AfterSale.objects.filter(pk=after_sale.pk).update(deadline=timezone.now() - timedelta(minutes=1))
-    timeouts.time_out_after_sales(after_sale_ids=[after_sale.pk])
+    services.time_out_after_sales(after_sale_ids=[after_sale.pk])
     settle()
     assert [(a["after_sale_no"], a["status"]) for a in api.get("/after-sales").json()["data"]] == [
         ("AS-5001", "refunded")

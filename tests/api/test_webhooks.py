@@ -184,8 +184,8 @@ def test_a_refund_is_pushed_as_refund_created(api, endpoint, receiver, after_sal
 
 
 def test_changes_of_another_shop_are_not_pushed(api, endpoint, receiver, other_shop):
-    from tests.aftersales.makers import make_after_sale
-    from tests.conftest import make_order
+    from tests.aftersales.factories import make_after_sale
+    from tests.shop.factories import make_order
 
     theirs = make_after_sale(make_order(other_shop, order_no="O-THEIRS"), after_sale_no="AS-THEIRS")
     changes.record_change(shop_id=other_shop.pk, event=changes.AFTER_SALE_UPDATED, object_id=theirs.pk)

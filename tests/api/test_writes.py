@@ -7,9 +7,9 @@ import pytest
 from aftersales.models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, RefundEntry
 from interception.models import ServiceOrder
 from shop.models import Order
-from tests.aftersales.makers import make_after_sale, snapshot
+from tests.aftersales.factories import make_after_sale, snapshot
 from tests.api.conftest import PNG, error_of
-from tests.conftest import make_order
+from tests.shop.factories import make_order
 
 pytestmark = pytest.mark.django_db
 
