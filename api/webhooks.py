@@ -193,7 +193,8 @@ def dispatch_changes(batch: int = DISPATCH_BATCH) -> int:
                         next_attempt_at=now,
                     )
                     for endpoint in endpoints[shop_id]
-                    if row.event in endpoint.events
+                    # An endpoint hears of the changes made since it was added, not of the shop's past.
+                    if row.event in endpoint.events and row.created_at >= endpoint.created_at
                 ]
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         cursor.txid, cursor.change_id = rows[-1].txid, rows[-1].pk
