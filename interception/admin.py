@@ -10,9 +10,10 @@ from django.utils.translation import gettext_lazy as _
 
 from shop.errors import DomainError, NotFound
 
-from . import partnerships
+from . import services
 from .models import (
     AssistantRule,
+    AssistantRuleLog,
     CarrierCallback,
     FeeCharge,
     InterceptionBatch,
@@ -63,7 +64,7 @@ def approve_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.approve_partnership(
+        lambda p: services.approve_partnership(
             partnership_id=p.pk, outlet=p.outlet, user=request.user, note=gettext("Approved by a platform operator.")
         ),
         gettext("%(count)d partnership(s) approved."),
@@ -76,7 +77,7 @@ def reject_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.reject_partnership(
+        lambda p: services.reject_partnership(
             partnership_id=p.pk, outlet=p.outlet, user=request.user, note=gettext("Rejected by a platform operator.")
         ),
         gettext("%(count)d application(s) rejected."),
@@ -89,7 +90,7 @@ def end_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.end_partnership(
+        lambda p: services.end_partnership(
             partnership_id=p.pk, shop=p.shop, user=request.user, note=gettext("Ended by a platform operator.")
         ),
         gettext("%(count)d partnership(s) ended."),
@@ -142,7 +143,7 @@ class PartnershipLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ServiceOrderLogInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceOrderLog
     extra = 0
-    fields = ("at", "from_status", "to_status", "message")
+    fields = ("at", "from_status", "to_status", "actor", "user", "message")
     readonly_fields = fields
 
 
@@ -209,8 +210,9 @@ class ServiceOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ServiceOrderLog)
 class ServiceOrderLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("service_order", "from_status", "to_status", "message", "at")
-    list_filter = ("to_status",)
+    list_display = ("service_order", "from_status", "to_status", "actor", "user", "message", "at")
+    list_filter = ("to_status", "actor")
+    list_select_related = ("service_order", "user")
     search_fields = ("service_order__parcel__tracking_no", "message")
 
 
@@ -240,6 +242,13 @@ class InterceptionBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("shop__code",)
 
 
+class AssistantRuleLogInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AssistantRuleLog
+    extra = 0
+    fields = ("at", "user", "enabled", "min_amount", "max_amount", "couriers")
+    readonly_fields = fields
+
+
 @admin.register(AssistantRule)
 class AssistantRuleAdmin(admin.ModelAdmin):
     list_display = ("shop", "enabled", "min_amount", "max_amount", "updated_at")
@@ -247,3 +256,4 @@ class AssistantRuleAdmin(admin.ModelAdmin):
     list_select_related = ("shop",)
     search_fields = ("shop__code", "shop__name")
     filter_horizontal = ("couriers",)
+    inlines = [AssistantRuleLogInline]

@@ -14,7 +14,7 @@ from shop import streaming
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 
-from .. import partnerships, selectors
+from .. import selectors, services
 from ..filters import OutletServiceOrderFilter
 from ..forms import ApprovePartnershipForm, RejectPartnershipForm
 from ..models import Partnership
@@ -90,13 +90,13 @@ class OutletPartnershipAnswerView(OutletStaffRequiredMixin, View):
 
 class OutletPartnershipApproveView(OutletPartnershipAnswerView):
     form_class = ApprovePartnershipForm
-    service = staticmethod(partnerships.approve_partnership)
+    service = staticmethod(services.approve_partnership)
     success_message = gettext_lazy("Approved: offline settlement with %(shop)s is effective now.")
 
 
 class OutletPartnershipRejectView(OutletPartnershipAnswerView):
     form_class = RejectPartnershipForm
-    service = staticmethod(partnerships.reject_partnership)
+    service = staticmethod(services.reject_partnership)
     success_message = gettext_lazy("The application of %(shop)s was rejected.")
 
 

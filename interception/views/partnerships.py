@@ -15,7 +15,7 @@ from django_tables2 import SingleTableView
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
-from .. import partnerships, rules, selectors
+from .. import rules, selectors, services
 from ..forms import CourierChoiceForm, EndPartnershipForm, PartnershipApplyForm
 from ..models import Partnership
 from ..tables import PartnershipTable
@@ -70,7 +70,7 @@ class PartnershipApplyView(MerchantRequiredMixin, View):
             return redirect(self._back(request.POST.get("courier", "")))
         data = form.cleaned_data
         try:
-            created = partnerships.apply_for_partnerships(
+            created = services.apply_for_partnerships(
                 shop=self.shop,
                 user=request.user,
                 courier_code=data["courier"],
@@ -133,7 +133,7 @@ class PartnershipEndView(MerchantRequiredMixin, View):
             messages.error(request, form_errors_message(form))
             return redirect("interception:partnership-detail", pk=partnership.pk)
         try:
-            partnerships.end_partnership(
+            services.end_partnership(
                 partnership_id=partnership.pk, shop=self.shop, user=request.user, note=form.cleaned_data["note"]
             )
         except NotFound:
