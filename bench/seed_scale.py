@@ -1,6 +1,9 @@
 """Volume for benchmarks: one shop with N after-sales and what surrounds them, bulk-inserted.
 
-    python manage.py seed_scale --after-sales 1000000 [--shop scale-shop] [--batch 20000] [--append]
+    seed_scale(after_sales=1_000_000, shop="scale-shop", batch=20_000, append=False)
+
+`bench.run` calls it to fill its scratch database up to --after-sales (so `python -m bench.run
+--only= --after-sales N` only seeds); the tests call it too. Django must be set up first.
 
 Creates (if missing) the shop, the reference couriers and outlets and a merchant user `scale`
 (password demo-pass), then per batch, in one transaction: buyers' orders with 1–3 lines, one parcel
@@ -10,16 +13,18 @@ closed ones without a deadline), their history, the refund ledger of the refunde
 line, order and after-sale counters equal to its sums, and interception service orders (with their
 fee for the successful ones). Only bulk_create: no model save(), no services, no signals.
 
-It lives in interception (the highest layer it writes to). Numbers carry a per-run token, so
---append adds another run to the same shop.
+A bench fixture, not part of the product: it writes the rows of shop, aftersales and interception
+directly. Numbers carry a per-run token, so --append adds another run to the same shop.
 """
 
 import random
+import sys
 import time
 from datetime import timedelta
 from decimal import Decimal
+from typing import TextIO
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -97,36 +102,50 @@ def money(cents: int) -> Decimal:
     return Decimal(cents).scaleb(-2)
 
 
-class Command(BaseCommand):
-    help = "Fill one shop with N after-sales and their orders, parcels, refunds and service orders (bulk inserts)."
+class SeedError(CommandError):
+    """The seed refused (nothing written): a CommandError, as when it was `manage.py seed_scale`."""
 
-    def add_arguments(self, parser):
-        parser.add_argument("--after-sales", type=int, required=True, dest="after_sales", help="how many to create")
-        parser.add_argument("--shop", default="scale-shop", help="shop code (created if missing)")
-        parser.add_argument("--batch", type=int, default=20000, help="after-sales per transaction (default 20000)")
-        parser.add_argument("--append", action="store_true", help="add to a shop that already has after-sales")
-        parser.add_argument("--seed", type=int, default=20261123, help="random seed")
 
-    def handle(self, *args, **options):
-        total, batch = options["after_sales"], options["batch"]
+def seed_scale(
+    *,
+    after_sales: int,
+    shop: str = "scale-shop",
+    batch: int = 20000,
+    append: bool = False,
+    seed: int = 20261123,
+    stdout: TextIO | None = None,
+) -> None:
+    """Fill shop `shop` (created if missing) with `after_sales` after-sales, `batch` per transaction.
+
+    Refuses (SeedError) a shop that already has after-sales unless `append`. Progress goes to `stdout`.
+    """
+    ScaleSeeder(stdout or sys.stdout).run(total=after_sales, shop_code=shop, batch=batch, append=append, seed=seed)
+
+
+class ScaleSeeder:
+    def __init__(self, stdout: TextIO):
+        self.out = stdout
+
+    def write(self, line: str) -> None:
+        self.out.write(line + "\n")
+
+    def run(self, *, total: int, shop_code: str, batch: int, append: bool, seed: int) -> None:
         if total < 1 or batch < 1:
-            raise CommandError("--after-sales and --batch must be at least 1.")
-        self.rng = random.Random(options["seed"])
+            raise SeedError("--after-sales and --batch must be at least 1.")
+        self.rng = random.Random(seed)
         self.now = timezone.now()
         with transaction.atomic():
-            self.shop = self.seed_shop(options["shop"])
+            self.shop = self.seed_shop(shop_code)
             existing = AfterSale.objects.filter(shop=self.shop).count()
-            if existing and not options["append"]:
-                raise CommandError(
+            if existing and not append:
+                raise SeedError(
                     f"Shop {self.shop.code!r} already has {existing} after-sales: pass --append to add "
                     f"{total} more, or choose another --shop."
                 )
             self.outlets = self.seed_outlets()
             self.user = self.seed_user()
         self.token = f"{self.shop.pk}X{int(time.time() * 1000) % 10**10:x}".upper()
-        self.stdout.write(
-            f"Seeding {total:,} after-sales into {self.shop.code} (run {self.token}, batches of {batch:,})…"
-        )
+        self.write(f"Seeding {total:,} after-sales into {self.shop.code} (run {self.token}, batches of {batch:,})…")
         buyer_ids = self.seed_buyers(max(1, total // 3), batch)
         started, rows, done = time.monotonic(), 0, 0
         self.order_seq = 0
@@ -136,15 +155,13 @@ class Command(BaseCommand):
                 rows += self.seed_batch(size, buyer_ids)
             done += size
             elapsed = max(time.monotonic() - started, 1e-6)
-            self.stdout.write(
+            self.write(
                 f"  {done:>10,} / {total:,} after-sales  {rows:>11,} rows  "
                 f"{rows / elapsed:>9,.0f} rows/s  {done / elapsed:>8,.0f} after-sales/s  {elapsed:7.1f} s"
             )
         elapsed = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Done: {total:,} after-sales, {rows:,} rows in {elapsed:.1f} s. Log in as {USERNAME!r} / {PASSWORD!r}."
-            )
+        self.write(
+            f"Done: {total:,} after-sales, {rows:,} rows in {elapsed:.1f} s. Log in as {USERNAME!r} / {PASSWORD!r}."
         )
 
     # --- reference rows --------------------------------------------------------------------------
@@ -185,7 +202,7 @@ class Command(BaseCommand):
                 username=USERNAME, password=PASSWORD, kind="merchant", shop=self.shop, shop_role="owner"
             )
         if user.shop_id != self.shop.pk:
-            raise CommandError(f"User {USERNAME!r} exists and belongs to another shop ({user.shop_id}).")
+            raise SeedError(f"User {USERNAME!r} exists and belongs to another shop ({user.shop_id}).")
         return user
 
     def seed_buyers(self, count: int, batch: int) -> list[int]:
@@ -228,7 +245,7 @@ class Command(BaseCommand):
         fields = [model._meta.get_field(name) for name in names]
         missing = [f.name for f in model._meta.concrete_fields if not (f.primary_key or f.null or f.name in names)]
         if missing:  # a NOT NULL column without a value: Django sets no database defaults
-            raise CommandError(f"{model.__name__}: no value for {', '.join(missing)}")
+            raise SeedError(f"{model.__name__}: no value for {', '.join(missing)}")
         quote = connection.ops.quote_name
         table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
         with connection.cursor() as cursor:
