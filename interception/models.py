@@ -227,7 +227,7 @@ class ServiceOrderLog(models.Model):
     service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="logs")
     from_status = models.CharField(_("from"), max_length=20, choices=ServiceOrder.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=ServiceOrder.Status.choices)
-    actor = models.CharField(_("actor"), max_length=20, choices=Actor.choices, default=Actor.PLATFORM)
+    actor = models.CharField(_("actor"), max_length=20, choices=Actor.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("user")
     )

@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
                 max_length=20,
                 verbose_name="actor",
             ),
+            preserve_default=False,  # for the existing rows only, corrected just below
         ),
         migrations.AddField(
             model_name="serviceorderlog",
