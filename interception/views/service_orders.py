@@ -5,18 +5,18 @@ import tempfile
 from django.http import FileResponse
 from django.views import View
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 from django_tables2.paginators import LazyPaginator
 
 from shop import streaming
 from shop.access import MerchantRequiredMixin
+from shop.pagination import PagedTableMixin
 
 from .. import selectors
 from ..filters import ServiceOrderFilter, filtered_service_orders
 from ..tables import ServiceOrderTable, service_order_export_header, service_order_export_rows
 
 
-class ServiceOrderListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class ServiceOrderListView(MerchantRequiredMixin, PagedTableMixin, FilterView):
     table_class = ServiceOrderTable
     filterset_class = ServiceOrderFilter
     template_name = "interception/service_order_list.html"
