@@ -4,7 +4,7 @@
         [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events]
 
 Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
-migrated, then filled by `bench/seed_scale.py` up to --after-sales in the shop "scale-shop" unless it
+migrated, then filled by `bench/seed_scale/` up to --after-sales in the shop "scale-shop" unless it
 holds that many already; `--only=` only seeds), each part of this package measures what it names
 and returns its figures. The run writes bench/results/latest.json and latest.md, and the table into
 README.md between its bench markers. A part that fails is reported and makes the run exit 1; the others still run.
