@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from shop.filters import start_of_day
+from shop.localtime import start_of_day
 from shop.models import Courier, Outlet, Shop
 
 from .models import ServiceOrder

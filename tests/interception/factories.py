@@ -9,8 +9,8 @@ from decimal import Decimal
 from aftersales import services as aftersales_services
 from interception.models import Partnership, PartnershipLog, ServiceOrder
 from shop.models import Order, Parcel
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import at, make_order, make_parcel
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import at, make_order, make_parcel
 
 _seq = itertools.count(1)
 

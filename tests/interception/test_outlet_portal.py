@@ -7,8 +7,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from interception import selectors
 from interception.models import Partnership, PartnershipLog
-from tests.conftest import at, make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 from tests.interception.factories import make_partnership, make_service_order
+from tests.shop.factories import at, make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
 P = Partnership.Status
 

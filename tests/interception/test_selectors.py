@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from interception import selectors
 from interception.models import AssistantRule, InterceptionBatch, ServiceOrder
-from tests.conftest import make_shop
 from tests.interception.factories import make_service_order
+from tests.shop.factories import make_shop
 
 
 def _batch_of(shop, outlet, *statuses, skipped=()):

@@ -17,8 +17,8 @@ from interception.models import (
 )
 from interception.services.transitions import transition
 from shop.errors import DomainError
-from tests.conftest import at, make_outlet
 from tests.interception.factories import make_partnership, make_service_order
+from tests.shop.factories import at, make_outlet
 
 
 def test_a_launch_then_the_carrier_task_then_its_answer_each_write_a_history_row_with_who_moved_it(
