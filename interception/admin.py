@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from shop.admin import ReadOnlyAdminMixin
 from shop.errors import DomainError, NotFound
 
 from . import services
@@ -22,19 +23,6 @@ from .models import (
     ServiceOrder,
     ServiceOrderLog,
 )
-
-
-class ReadOnlyAdminMixin:
-    """Rows written by the services only: operators look, they do not add, edit or delete."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PartnershipLogInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -1,7 +1,6 @@
 """Tables of the interception pages, and the columns of the service-order exports (merchant and outlet)."""
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import django_tables2 as tables
 from django.db.models import QuerySet
@@ -12,16 +11,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from shop import streaming
+from shop.localtime import local_format
 
 from .extensions import links_for
 from .models import Partnership, ServiceOrder
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def shanghai(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An aware datetime as Asia/Shanghai wall-clock text ("" for None), whatever the active time zone."""
-    return timezone.localtime(value, SHANGHAI).strftime(fmt) if value else ""
+# The old name of shop.localtime.local_format, still imported by settlement: to go once it imports that.
+shanghai = local_format
 
 
 def status_badge(record, prefix: str) -> str:
@@ -171,10 +167,10 @@ class PartnershipTable(tables.Table):
         return f"{value:,.2f}"
 
     def render_created_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
     def render_effective_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
 
 class OutletServiceOrderTable(tables.Table):
@@ -223,10 +219,10 @@ class OutletServiceOrderTable(tables.Table):
         return f"{value:,.2f}"
 
     def render_created_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
     def render_succeeded_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
 
 class ServiceOrderCsv:
@@ -255,7 +251,7 @@ class ServiceOrderCsv:
             order.get_mode_display(),
             f"{order.fee:.2f}",
             order.get_status_display(),
-            shanghai(order.created_at, "%Y-%m-%d %H:%M:%S"),
-            shanghai(order.succeeded_at, "%Y-%m-%d %H:%M:%S"),
+            local_format(order.created_at, "%Y-%m-%d %H:%M:%S"),
+            local_format(order.succeeded_at, "%Y-%m-%d %H:%M:%S"),
             order.failure_reason,
         ]
