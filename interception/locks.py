@@ -1,16 +1,17 @@
 """Interception's row locks (SELECT … FOR UPDATE): every write locks through here, then checks.
 
-Lock order (written once, in aftersales' lock helpers): order → line → after-sale → service order
-(with its parcel) → refund. A service order is locked after its after-sale, and its parcel with it:
-the order is always locked first, so two writers of one parcel queue on the order, never deadlock.
-Partnerships and assistant rules are locked alone: no write holds them with any of the above.
+Lock order: the platform's, written once in `aftersales.locks.LOCK_ORDER` (order → line → parcel →
+after-sale → service order → refund). A result locks the order, line and after-sale, then the service
+order with its parcel: the order always comes first, so the two writers that take a parcel (a
+tracking event, an interception result) queue on the order and never deadlock. Partnerships and
+assistant rules are locked alone: no write holds them with any of the above.
 """
 
 from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
-from aftersales import services as aftersales_services
+from aftersales import locks as aftersales_locks
 from aftersales.models import AfterSale
 from shop.errors import NotFound
 from shop.models import Outlet, Shop
@@ -20,7 +21,7 @@ from .models import AssistantRule, Partnership, ServiceOrder
 
 def after_sales(after_sale_ids: Iterable[int], *, shop: Shop) -> dict[int, AfterSale]:
     """The shop's after-sales with their orders and lines, locked in the lock order (a launch)."""
-    return aftersales_services.lock_after_sales(after_sale_ids, shop=shop)
+    return aftersales_locks.lock_after_sales(after_sale_ids, shop=shop)
 
 
 def service_order(service_order_id: int) -> ServiceOrder:
@@ -32,7 +33,7 @@ def service_order(service_order_id: int) -> ServiceOrder:
     )
     if ids is None:
         raise NotFound(_("Service order not found."))
-    after_sale = aftersales_services.lock_after_sale(
+    after_sale = aftersales_locks.lock_after_sale(
         ids["after_sale_id"], order_id=ids["after_sale__order_id"], line_id=ids["after_sale__line_id"]
     )
     # The parcel too (as record_parcel_status would, after the order): results move it with no other lookup.
