@@ -5,7 +5,7 @@ from django.db.models import Prefetch, QuerySet
 from aftersales import selectors as aftersales_selectors
 from aftersales.models import AfterSale, RefundEntry
 from interception.models import ServiceOrder
-from interception.views.service_orders import service_orders_for_shop
+from interception.selectors import service_orders_for_shop
 from settlement.models import Statement, StatementLine
 from settlement.statements import selectors as settlement_selectors
 from shop.models import Order, Shop

@@ -9,7 +9,7 @@ from ninja import Path, Query, Router, Status
 from pydantic import StringConstraints
 
 from aftersales.models import AfterSale
-from interception import batches
+from interception import selectors as interception_selectors
 from interception import services as interception_services
 from interception.models import ServiceOrder
 from shop.models import Change
@@ -98,7 +98,7 @@ def launch_interceptions(request, payload: InterceptionIn):
         ids, via, key = list(found.values()), ServiceOrder.Via.BULK, "after_sale_no"
     else:
         numbers = list(dict.fromkeys(payload.tracking_nos))
-        by_tracking = batches.open_refund_only_by_tracking(shop=token.shop, tracking_numbers=numbers)
+        by_tracking = interception_selectors.open_refund_only_by_tracking(shop=token.shop, tracking_numbers=numbers)
         refused += [
             {
                 "tracking_no": no,
