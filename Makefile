@@ -46,10 +46,13 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-check-deploy: install
-	DJANGO_SETTINGS_MODULE=config.settings.prod DJANGO_SECRET_KEY=$$(head -c 48 /dev/urandom | base64) \
+RANDOM_SECRET = $$(head -c 48 /dev/urandom | base64)
+
+check-deploy: install ## production settings with every required secret set to a random value
+	DJANGO_SETTINGS_MODULE=config.settings.prod DJANGO_SECRET_KEY=$(RANDOM_SECRET) \
 	  DJANGO_ALLOWED_HOSTS=backoffice.example.com DATABASE_URL=sqlite:///var/check.sqlite3 \
-	  PLATFORM_EVENTS_SECRET=check $(PY) manage.py check --deploy --fail-level WARNING
+	  PLATFORM_EVENTS_SECRET=$(RANDOM_SECRET) CARRIER_CALLBACK_SECRET=$(RANDOM_SECRET) TRUSTED_PROXIES=127.0.0.1 \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 
 messages: install ## refresh and compile the translation catalogues
 	$(PY) manage.py makemessages -l zh_Hans -l en --no-obsolete -i ".venv/*" -i "var/*"

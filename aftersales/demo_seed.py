@@ -128,8 +128,7 @@ class Candidate:
     used: bool = False
 
 
-def seed(*, stdout, rng: random.Random) -> None:
-    now = timezone.now()
+def seed(*, stdout, rng: random.Random, now: datetime) -> None:
     # The replayed history's buyer notifications are due at once: the every-minute retry sweep
     # delivers them. Queueing one worker task each would double the seed's time for nothing.
     with mock.patch.object(notifications, "_enqueue", lambda notification: None):

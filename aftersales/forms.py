@@ -12,10 +12,14 @@ from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from shop.request_limits import UploadLimit
+
 from .models import AfterSale
 
 MAX_EVIDENCE_IMAGES = 5
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
+# The request limit of a form with evidence: refused before its body is read (shop.request_limits).
+EVIDENCE_UPLOAD = UploadLimit(file_bytes=MAX_EVIDENCE_BYTES, files=MAX_EVIDENCE_IMAGES)
 # What the file starts with, not what it is called: (content type, extension, test on the first bytes).
 IMAGE_SIGNATURES = (
     ("image/jpeg", "jpg", lambda head: head.startswith(b"\xff\xd8\xff")),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_tables2.utils import OrderBy, OrderByTuple
 
+from shop import pagination
 from shop.keyset import KeysetPage
 from shop.models import Parcel, Shop
 
@@ -28,11 +29,7 @@ DEFAULT_PAGE_SIZE = 50
 
 def page_size(value) -> int:
     """Only the offered page sizes: a hand-written ?per_page=100000 gets the default."""
-    try:
-        size = int(value)
-    except (TypeError, ValueError):
-        return DEFAULT_PAGE_SIZE
-    return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+    return pagination.page_size(value, default=DEFAULT_PAGE_SIZE, choices=PAGE_SIZES)
 
 
 def countdown(deadline: datetime | None, now: datetime) -> str:

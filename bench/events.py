@@ -3,7 +3,7 @@
 Starts gunicorn on a free port of 127.0.0.1 as a subprocess in its own process group (4 sync workers
 by default; BENCH_EVENTS_WORKERS, BENCH_EVENTS_WORKER_CLASS=gthread and BENCH_EVENTS_THREADS change
 it) with the production settings minus the HTTPS redirect (DEBUG off, persistent database
-connections), against this process's DATABASE_URL and PLATFORM_EVENTS_SECRET. Waits until it answers,
+connections), against this process's DATABASE_URL and fresh random secrets. Waits until it answers,
 then posts the signed events of a fresh shop of its own from 8 client threads (BENCH_EVENTS_CLIENTS),
 each with one keep-alive http.client connection (the sync worker closes it after each answer; the
 client reconnects).
@@ -33,8 +33,6 @@ from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
-
 from bench.common import BASE_DIR, Context, percentile
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -43,6 +41,8 @@ CLIENTS = int(os.environ.get("BENCH_EVENTS_CLIENTS", "8"))
 WORKERS = int(os.environ.get("BENCH_EVENTS_WORKERS", "4"))
 WORKER_CLASS = os.environ.get("BENCH_EVENTS_WORKER_CLASS", "sync")
 THREADS = int(os.environ.get("BENCH_EVENTS_THREADS", "4"))  # per gthread worker
+# Production settings refuse the development secrets: the server and its clients share a fresh one.
+EVENTS_SECRET = secrets.token_urlsafe(32)
 PRODUCTS = [("保温杯", "home", "89.00"), ("蓝牙耳机", "digital", "399.00"), ("积木", "toys", "129.00")]
 
 
@@ -210,7 +210,7 @@ def post_all(port: int, streams: list[list[dict]]) -> tuple[list[tuple[str, int,
 
     Returns ([(type, status, answer, seconds)], seconds for all).
     """
-    secret = settings.PLATFORM_EVENTS_SECRET
+    secret = EVENTS_SECRET
     results: list[tuple[str, int, dict, float]] = []
     lock = threading.Lock()
     barrier = threading.Barrier(CLIENTS + 1)
@@ -279,7 +279,8 @@ class Server:
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
-            "PLATFORM_EVENTS_SECRET": settings.PLATFORM_EVENTS_SECRET,
+            "PLATFORM_EVENTS_SECRET": EVENTS_SECRET,
+            "CARRIER_CALLBACK_SECRET": secrets.token_urlsafe(32),
             "LOG_LEVEL": "WARNING",
         }
         if not env["DATABASE_URL"]:

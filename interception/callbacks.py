@@ -48,6 +48,7 @@ from django.views.decorators.http import require_POST
 
 from shop.errors import DomainError, NotFound
 from shop.platform_events.payload import BadEvent, Reader, load_json
+from shop.request_limits import API_BODY_MAX_BYTES, limit_body
 
 from . import services
 from .gateway.http import service_order_id_from, sign
@@ -172,6 +173,7 @@ def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: fl
 
 @csrf_exempt  # authenticated by the HMAC signature, not by a session
 @require_POST
+@limit_body(API_BODY_MAX_BYTES)
 def carrier_callback(request):
     answer = handle(
         request.body,

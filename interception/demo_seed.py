@@ -3,11 +3,10 @@ service orders in every status, with results dated in the past so the claim wind
 """
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.utils import timezone
 
 from aftersales import services as aftersales_services
 from aftersales.demo_seed import demo_clock
@@ -43,7 +42,7 @@ SERVICE_ORDERS = [
 ]
 
 
-def seed(*, stdout, rng: random.Random) -> None:
+def seed(*, stdout, rng: random.Random, now: datetime) -> None:
     shop = Shop.objects.filter(code="demo-shop").first()
     if shop is None or Partnership.objects.filter(shop=shop).exists():
         return
@@ -54,7 +53,7 @@ def seed(*, stdout, rng: random.Random) -> None:
     AssistantRule.objects.update_or_create(
         shop=shop, defaults={"enabled": True, "min_amount": Decimal("0.00"), "max_amount": Decimal("500.00")}
     )
-    made = seed_service_orders(shop, owner, rng)
+    made = seed_service_orders(shop, owner, rng, now)
     stdout.write(f"Interception demo: {len(PARTNERSHIPS)} partnerships, {made} service orders.")
 
 
@@ -76,7 +75,7 @@ def seed_partnerships(owner) -> None:
             partnerships.end_partnership(partnership_id=partnership.pk, shop=shop, user=user, note="改用线上拦截")
 
 
-def seed_service_orders(shop: Shop, owner, rng: random.Random) -> int:
+def seed_service_orders(shop: Shop, owner, rng: random.Random, now: datetime) -> int:
     """Buyers' refund-only requests on parcels still on their way, each intercepted and answered.
 
     They use orders no after-sale touches yet, so the workbench keeps its own in-transit requests
@@ -92,7 +91,6 @@ def seed_service_orders(shop: Shop, owner, rng: random.Random) -> int:
         .order_by("pk")
     )
     rng.shuffle(orders)
-    now = timezone.now()
     made = 0
     # Results are applied here by hand: no carrier task is queued (enqueue=False).
     for (status, days, via, failure), order in zip(SERVICE_ORDERS, orders, strict=False):

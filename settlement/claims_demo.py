@@ -19,7 +19,6 @@ from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.utils import timezone
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
@@ -65,13 +64,12 @@ class Actors:
     outlet_staff: User | None
 
 
-def seed_claims(*, stdout, rng: random.Random) -> None:
+def seed_claims(*, stdout, rng: random.Random, now: datetime) -> None:
     shop = Shop.objects.filter(code=SHOP).first()
     outlet = Outlet.objects.select_related("courier").filter(code=OUTLET).first()
     if shop is None or outlet is None or Claim.objects.filter(shop=shop).exists():
         return
     ensure_claim_schedule()
-    now = timezone.now()
     actors = Actors(
         owner=User.objects.filter(shop=shop, shop_role="owner").order_by("pk").first(),
         operator=User.objects.filter(kind=User.Kind.OPERATOR).order_by("pk").first(),

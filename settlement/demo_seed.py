@@ -25,7 +25,6 @@ from unittest import mock
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Min
-from django.utils import timezone
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
@@ -49,7 +48,9 @@ HISTORY = [
     (2, 5, "disputed"),
     (1, 3, "issued"),
 ]
-RUNNING_MONTH_TOP_UP = 2  # only when the running month has no offline interception yet
+# The running month always gets these, however little of it has passed (at 00:10 on the 1st they
+# fall in its first minutes), so the demo has the same after-sales and statements on every day.
+RUNNING_MONTH_INTERCEPTIONS = 2
 BILL_NAME = "outlet-bill-YTO-SH-001"
 HOUR, DAY, MINUTE = timedelta(hours=1), timedelta(days=1), timedelta(minutes=1)
 
@@ -58,9 +59,9 @@ def bill_dir() -> Path:
     return Path(settings.VAR_DIR) / "demo"
 
 
-def seed(*, stdout, rng: random.Random) -> None:
-    seed_claims(stdout=stdout, rng=random.Random(rng.getrandbits(32)))  # claims: their own idempotent demo
-    tasks.ensure_statement_schedules()
+def seed(*, stdout, rng: random.Random, now: datetime) -> None:
+    seed_claims(stdout=stdout, rng=random.Random(rng.getrandbits(32)), now=now)  # claims: their own idempotent demo
+    tasks.ensure_statement_schedules(now=now)
     shop = Shop.objects.filter(code=SHOP).first()
     outlet = Outlet.objects.select_related("courier").filter(code=OUTLET).first()
     if shop is None or outlet is None:
@@ -75,17 +76,13 @@ def seed(*, stdout, rng: random.Random) -> None:
         return
     owner = User.objects.get(username=MERCHANT)
     staff = User.objects.get(username=OUTLET_STAFF)
-    now = timezone.now()
     running = statements.current_month(now)
     # The replayed buyers' notifications are history: none is queued for delivery.
     with mock.patch.object(notifications, "_enqueue", lambda notification: None):
         replay = Replay(shop=shop, outlet=outlet, owner=owner, rng=rng, now=now)
         for back, count, _fate in HISTORY:
             replay.month(statements.add_months(running, -back), count)
-        if not ServiceOrder.objects.filter(
-            shop=shop, outlet=outlet, mode=ServiceOrder.Mode.OFFLINE, succeeded_at__gte=statements.month_start(running)
-        ).exists():
-            replay.month(running, RUNNING_MONTH_TOP_UP)
+        replay.month(running, RUNNING_MONTH_INTERCEPTIONS)
         backdate_partnership(partnership, replay.earliest - 20 * DAY)
     for back, _count, fate in HISTORY:
         settle_month(shop, outlet, statements.add_months(running, -back), fate, owner=owner, staff=staff, rng=rng)
@@ -104,8 +101,10 @@ class Replay:
         self.earliest = now
 
     def month(self, month, count: int) -> None:
+        """`count` interceptions that succeeded inside `month` and before now (the running month's
+        first minutes, if that is all there is of it)."""
         start, end = statements.month_bounds(month)
-        end = min(end, self.now - HOUR)
+        end = min(end, self.now - HOUR) if self.now - start > 2 * HOUR else self.now
         moments = sorted(start + (end - start) * self.rng.uniform(0.03, 0.97) for _ in range(count))
         for moment in moments:
             self.intercept(moment)
@@ -141,7 +140,7 @@ class Replay:
             ("returning", succeeded_at + DAY),
             ("returned", succeeded_at + 3 * DAY),
         ):
-            if at > self.now - 5 * MINUTE:
+            if at >= self.now:
                 break
             with demo_clock(at):
                 interception_services.apply_result(service_order_id=service_order.pk, status=status, occurred_at=at)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from interception.models import ServiceOrder
 from shop.models import Courier
+from shop.request_limits import UploadLimit
 
 from . import reconciliation
 from .models import Statement
@@ -170,6 +171,10 @@ class DisputeStatementForm(ActionForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": _("Say what is wrong with the statement.")},
     )
+
+
+# The request limit of the bill upload: refused before its body is read (shop.request_limits).
+BILL_UPLOAD = UploadLimit(file_bytes=reconciliation.MAX_BYTES)
 
 
 class BillUploadForm(ActionForm):

@@ -1,7 +1,11 @@
 """django-q2 entry points for statements, and the schedules that run them.
 
 - every hour: the running month's statements gather the latest offline interceptions;
-- on the 1st of each month, 00:30 Asia/Shanghai: past months are closed (their statements issued).
+- every day at 00:30 Asia/Shanghai: past months are closed (their statements issued). Only the run
+  on the 1st finds a month to close; the others catch up a missed run or a late fee in minutes.
+  Not django-q2's MONTHLY type: it steps a month from the last run *in UTC*, and the 1st 00:30 in
+  Shanghai is 16:30 UTC on the last day of the month before, so after February (31 Jan → 28 Feb)
+  every later run would land on the 28th. A daily step at a fixed Shanghai time cannot drift.
 
 `ensure_statement_schedules()` creates the schedules (no migration does): `manage.py close_statements`
 and the demo seed call it. Both tasks are safe to run twice or concurrently.
@@ -18,6 +22,7 @@ from .models import Statement
 CLOSE_SCHEDULE = "statements: close past months"
 CLOSE_FUNC = "settlement.tasks.close_past_months"
 CLOSE_AT = time(0, 30)  # on the 1st: late carrier results of the last minutes usually are in by then
+CLOSE_SCHEDULE_TYPE = Schedule.DAILY
 REFRESH_SCHEDULE = "statements: refresh the running month"
 REFRESH_FUNC = "settlement.tasks.refresh_running_month"
 
@@ -51,12 +56,18 @@ def _ensure(name: str, func: str, schedule_type: str, next_run: datetime) -> Sch
     return schedule
 
 
+def next_close_at(now: datetime) -> datetime:
+    """The first CLOSE_AT in Shanghai after `now`: today's if it is still to come (00:10 on the 1st:
+    the previous month closes 20 minutes later, not a month later), else tomorrow's."""
+    today = timezone.localtime(now, statements.SHANGHAI).date()
+    close = datetime.combine(today, CLOSE_AT, tzinfo=statements.SHANGHAI)
+    return close if close > now else datetime.combine(today + timedelta(days=1), CLOSE_AT, tzinfo=statements.SHANGHAI)
+
+
 def ensure_statement_schedules(now: datetime | None = None) -> list[Schedule]:
     now = now or timezone.now()
-    next_month = statements.add_months(statements.current_month(now), 1)
-    first_close = datetime.combine(next_month, CLOSE_AT, tzinfo=statements.SHANGHAI)
     next_hour = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return [
-        _ensure(CLOSE_SCHEDULE, CLOSE_FUNC, Schedule.MONTHLY, first_close),
+        _ensure(CLOSE_SCHEDULE, CLOSE_FUNC, CLOSE_SCHEDULE_TYPE, next_close_at(now)),
         _ensure(REFRESH_SCHEDULE, REFRESH_FUNC, Schedule.HOURLY, next_hour),
     ]

@@ -7,6 +7,7 @@ class ShopConfig(AppConfig):
     verbose_name = _("Shops, orders and parcels")
 
     def ready(self):
-        from . import event_handlers
+        from . import checks, event_handlers
 
         event_handlers.register()
+        checks.register_checks()

@@ -2,11 +2,11 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from . import selectors
 from .access import MerchantRequiredMixin
 from .filters import OrderFilter
+from .pagination import PagedTableMixin
 from .tables import OrderTable
 
 
@@ -29,7 +29,7 @@ class NoRoleView(TemplateView):
     template_name = "registration/no_role.html"
 
 
-class OrderListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class OrderListView(MerchantRequiredMixin, PagedTableMixin, FilterView):
     table_class = OrderTable
     filterset_class = OrderFilter
     template_name = "shop/order_list.html"

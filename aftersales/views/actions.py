@@ -79,6 +79,7 @@ class AfterSaleConfirmReceiptView(AfterSaleActionView):
 
 class AfterSaleRejectView(AfterSaleActionView):
     form_class = forms.RejectForm
+    upload_limit = forms.EVIDENCE_UPLOAD
     success_message = gettext_lazy("After-sale rejected.")
 
     def perform(self, after_sale, data):

@@ -1,14 +1,33 @@
 """Settings shared by every environment. Environment-specific files import * from here."""
 
+import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me")
+# Secrets with a development default. The defaults are public (they are in this file): production
+# settings refuse to start without each variable or with its default (prod.py), and
+# `manage.py check --deploy` fails on a default (shop.checks).
+DEVELOPMENT_SECRETS = {
+    # setting: (environment variable, development and test default)
+    "SECRET_KEY": ("DJANGO_SECRET_KEY", "dev-insecure-secret-key-change-me"),
+    "PLATFORM_EVENTS_SECRET": ("PLATFORM_EVENTS_SECRET", "dev-platform-secret"),
+    "CARRIER_CALLBACK_SECRET": ("CARRIER_CALLBACK_SECRET", "dev-carrier-secret"),
+}
+
+
+def secret_from_env(setting: str) -> str:
+    variable, default = DEVELOPMENT_SECRETS[setting]
+    return os.environ.get(variable, default)
+
+
+SECRET_KEY = secret_from_env("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS: list[str] = ["127.0.0.1", "localhost", "testserver"]
 
@@ -38,6 +57,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before CsrfViewMiddleware, which reads the POST data: a body too large is refused unread.
+    "shop.request_limits.RequestLimitMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -103,12 +124,41 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: five failures for one username from one address lock it for 15 minutes.
-AXES_FAILURE_LIMIT = 5
-AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+
+def networks_from_env(name: str) -> list[str]:
+    """Comma-separated addresses or CIDRs from the environment, each checked; empty: none."""
+    networks = []
+    for item in os.environ.get(name, "").split(","):
+        if item.strip():
+            try:
+                networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise ImproperlyConfigured(f"{name}: {item.strip()!r} is not an IP address or CIDR.") from None
+    return networks
+
+
+# Login throttling (shop.login_throttle, on django-axes); the README's deploy table lists them.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))  # failures that lock a username, any address
+LOGIN_COOLOFF_MINUTES = int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15"))  # ... for this long
+# Failures from one client address (any usernames) within the cool-off that pause its logins.
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
+# More failures than this across all usernames within the window: a notice on the admin's index.
+LOGIN_ALARM_FAILURES = int(os.environ.get("LOGIN_ALARM_FAILURES", "50"))
+LOGIN_ALARM_WINDOW_MINUTES = int(os.environ.get("LOGIN_ALARM_WINDOW_MINUTES", "10"))
+# Direct peers whose X-Forwarded-For is believed (the TLS proxy); empty: the peer is the client.
+TRUSTED_PROXIES = networks_from_env("TRUSTED_PROXIES")
+
+AXES_HANDLER = "shop.login_throttle.LoginThrottleHandler"
+AXES_CLIENT_IP_CALLABLE = "shop.login_throttle.client_address"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+# axes.W006 asks for "ip_address" in the parameters above: the per-address limit is ours, with its own figure.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "shop.login_throttle.lockout_response"
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -126,6 +176,12 @@ STORAGES = {
 }
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
+
+# Request bodies (shop.request_limits): a page that declares no limit of its own (the uploads do)
+# takes at most this much, refused on its Content-Length before it is read. Uploaded files above
+# FILE_UPLOAD_MAX_MEMORY_SIZE are streamed to a temporary file instead of memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SESSION_COOKIE_HTTPONLY = True
@@ -145,7 +201,7 @@ DJANGO_TABLES2_TEMPLATE = "partials/_table.html"
 DJANGO_TABLES2_TABLE_ATTRS = {"class": "table"}
 
 # Inbound platform events (platform-api.md): shared HMAC secret and the accepted clock skew.
-PLATFORM_EVENTS_SECRET = os.environ.get("PLATFORM_EVENTS_SECRET", "dev-platform-secret")
+PLATFORM_EVENTS_SECRET = secret_from_env("PLATFORM_EVENTS_SECRET")
 PLATFORM_EVENTS_MAX_SKEW_SECONDS = 300
 
 # django-q2: ORM broker on the same database by default; REDIS_URL switches to Redis.
@@ -188,7 +244,7 @@ CARRIER_GATEWAY = os.environ.get("CARRIER_GATEWAY", "simulated")
 CARRIER_SIMULATED_LATENCY = float(os.environ.get("CARRIER_SIMULATED_LATENCY", "0.2"))  # seconds
 CARRIER_SIMULATED_FAILURE_RATE = float(os.environ.get("CARRIER_SIMULATED_FAILURE_RATE", "0.5"))  # out for delivery
 CARRIER_API_URL = os.environ.get("CARRIER_API_URL", "http://127.0.0.1:8090")
-CARRIER_CALLBACK_SECRET = os.environ.get("CARRIER_CALLBACK_SECRET", "dev-carrier-secret")
+CARRIER_CALLBACK_SECRET = secret_from_env("CARRIER_CALLBACK_SECRET")  # signs the carrier's callbacks
 # Where the carrier POSTs results (sent with each launch); signed callbacks older than the window are refused.
 CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:8000/api/carrier/callback")
 CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300

@@ -5,7 +5,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import database_from_url
+from .base import DEVELOPMENT_SECRETS, database_from_url
 
 
 def required_env(name: str) -> str:
@@ -15,11 +15,26 @@ def required_env(name: str) -> str:
     return value
 
 
+def required_secret(setting: str) -> str:
+    """The secret's environment variable, refused when missing or equal to its public development default."""
+    variable, default = DEVELOPMENT_SECRETS[setting]
+    value = required_env(variable)
+    if value == default:
+        raise ImproperlyConfigured(
+            f"Environment variable {variable} is set to its public development default; "
+            "production needs a random value of its own."
+        )
+    return value
+
+
 DEBUG = False
-SECRET_KEY = required_env("DJANGO_SECRET_KEY")
+# Every secret of DEVELOPMENT_SECRETS: a forged carrier callback or platform event is only one
+# public default away.
+SECRET_KEY = required_secret("SECRET_KEY")
+PLATFORM_EVENTS_SECRET = required_secret("PLATFORM_EVENTS_SECRET")
+CARRIER_CALLBACK_SECRET = required_secret("CARRIER_CALLBACK_SECRET")
 ALLOWED_HOSTS = [h.strip() for h in required_env("DJANGO_ALLOWED_HOSTS").split(",") if h.strip()]
 DATABASES = {"default": database_from_url(required_env("DATABASE_URL"))}
-PLATFORM_EVENTS_SECRET = required_env("PLATFORM_EVENTS_SECRET")
 CSRF_TRUSTED_ORIGINS = [f"https://{h}" for h in ALLOWED_HOSTS if not h.startswith(".")]
 
 STORAGES = {

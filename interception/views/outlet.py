@@ -8,11 +8,11 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from shop import streaming
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.pagination import PagedTableMixin
 
 from .. import partnerships, selectors
 from ..filters import OutletServiceOrderFilter
@@ -100,7 +100,7 @@ class OutletPartnershipRejectView(OutletPartnershipAnswerView):
     success_message = gettext_lazy("The application of %(shop)s was rejected.")
 
 
-class OutletServiceOrderListView(OutletStaffRequiredMixin, SingleTableMixin, FilterView):
+class OutletServiceOrderListView(OutletStaffRequiredMixin, PagedTableMixin, FilterView):
     """The interception service orders of parcels sent from this outlet."""
 
     template_name = "interception/outlet_service_orders.html"

@@ -10,10 +10,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView
-from django_tables2 import SingleTableView
 
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.pagination import PagedTableView
 
 from .. import partnerships, rules, selectors
 from ..forms import CourierChoiceForm, EndPartnershipForm, PartnershipApplyForm
@@ -30,7 +30,7 @@ def form_errors_message(form) -> str:
     return _("Nothing was done: %(errors)s") % {"errors": "; ".join(parts)}
 
 
-class PartnershipListView(MerchantRequiredMixin, SingleTableView):
+class PartnershipListView(MerchantRequiredMixin, PagedTableView):
     """The shop's partnerships and the "open offline settlement" form.
 
     The form lists the outlets of the courier chosen with ?courier=CODE (a GET form: no JavaScript).

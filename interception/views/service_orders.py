@@ -15,12 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 from django_tables2.paginators import LazyPaginator
 
 from shop import streaming
 from shop.access import MerchantRequiredMixin
 from shop.models import Courier, Outlet
+from shop.pagination import PagedTableMixin
 
 from .. import assistant
 from ..models import ServiceOrder
@@ -166,7 +166,7 @@ class ServiceOrderTable(tables.Table):
         return ""
 
 
-class ServiceOrderListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class ServiceOrderListView(MerchantRequiredMixin, PagedTableMixin, FilterView):
     table_class = ServiceOrderTable
     filterset_class = ServiceOrderFilter
     template_name = "interception/service_order_list.html"

@@ -10,11 +10,11 @@ from django.utils.translation import gettext_lazy as _lazy
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
-from aftersales.forms import IMAGE_SIGNATURES
+from aftersales.forms import EVIDENCE_UPLOAD, IMAGE_SIGNATURES
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.pagination import PagedTableMixin
 
 from .. import claim_selectors as selectors
 from .. import claims, rules
@@ -63,7 +63,7 @@ def serve_evidence(evidence) -> FileResponse:
 # --- the merchant ------------------------------------------------------------------------------------
 
 
-class ClaimListView(MerchantRequiredMixin, RuleFiguresMixin, SingleTableMixin, FilterView):
+class ClaimListView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
     template_name = "settlement/claim_list.html"
     table_class = ClaimTable
     filterset_class = ClaimFilter
@@ -77,6 +77,7 @@ class ClaimNewView(MerchantRequiredMixin, View):
     """The claim form of one service order: the window, the cap and the goods' value; disabled with the reason."""
 
     template_name = "settlement/claim_new.html"
+    upload_limit = EVIDENCE_UPLOAD
 
     def get(self, request, service_order_pk):
         service_order = self._service_order(service_order_pk)
@@ -186,7 +187,7 @@ class ClaimEvidenceView(MerchantRequiredMixin, View):
         )
 
 
-class ClaimTrackerView(MerchantRequiredMixin, RuleFiguresMixin, SingleTableMixin, FilterView):
+class ClaimTrackerView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
     """Intercepted parcels not back, with days until their claim window opens and closes, so none is missed."""
 
     template_name = "settlement/claim_tracker.html"
@@ -207,7 +208,7 @@ class ClaimTrackerView(MerchantRequiredMixin, RuleFiguresMixin, SingleTableMixin
 # --- the outlet --------------------------------------------------------------------------------------
 
 
-class OutletClaimListView(OutletStaffRequiredMixin, RuleFiguresMixin, SingleTableMixin, FilterView):
+class OutletClaimListView(OutletStaffRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
     template_name = "settlement/claim_outlet_list.html"
     table_class = OutletClaimTable
     filterset_class = ClaimFilter

@@ -12,11 +12,11 @@ from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from interception.views.partnerships import form_errors_message
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.pagination import PagedTableMixin
 
 from .. import selectors, statements
 from ..forms import ConfirmStatementForm, DisputeStatementForm, OutletStatementFilter
@@ -38,7 +38,7 @@ class OutletStatementTable(StatementTable):
         return self.render_issued_at(value)
 
 
-class OutletStatementListView(OutletStaffRequiredMixin, SingleTableMixin, FilterView):
+class OutletStatementListView(OutletStaffRequiredMixin, PagedTableMixin, FilterView):
     template_name = "settlement/outlet_statement_list.html"
     table_class = OutletStatementTable
     filterset_class = OutletStatementFilter

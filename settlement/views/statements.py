@@ -12,16 +12,15 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from interception.tables import shanghai
 from interception.views.partnerships import form_errors_message
-from shop import streaming
+from shop import pagination, streaming
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
 
 from .. import selectors, statements
-from ..forms import BillUploadForm, RecordPaymentForm, ReissueStatementForm, StatementFilter
+from ..forms import BILL_UPLOAD, BillUploadForm, RecordPaymentForm, ReissueStatementForm, StatementFilter
 from ..models import Reconciliation, ReconciliationRow, Statement, StatementLine
 
 ST = Statement.Status
@@ -92,7 +91,7 @@ class StatementLineTable(tables.Table):
 
 def lines_table(request, statement: Statement) -> StatementLineTable:
     table = StatementLineTable(selectors.statement_lines(statement=statement))
-    table.paginate(page=request.GET.get("page", 1), per_page=100)
+    pagination.paginate_table(table, request, per_page=100)
     return table
 
 
@@ -143,7 +142,7 @@ def xlsx_response(statement: Statement) -> FileResponse:
 # --- merchant pages --------------------------------------------------------------------------------
 
 
-class StatementListView(MerchantRequiredMixin, SingleTableMixin, FilterView):
+class StatementListView(MerchantRequiredMixin, pagination.PagedTableMixin, FilterView):
     template_name = "settlement/statement_list.html"
     table_class = StatementTable
     filterset_class = StatementFilter
@@ -266,6 +265,7 @@ class StatementReconcileView(MerchantRequiredMixin, View):
     """POST the outlet's bill: a bad file gets its messages and nothing is kept; a good one its result page."""
 
     http_method_names = ["post", "options"]
+    upload_limit = BILL_UPLOAD
 
     def post(self, request, pk):
         statement = get_object_or_404(selectors.statements_for_shop(shop=self.shop), pk=pk)
@@ -331,7 +331,7 @@ class ReconciliationDetailView(MerchantRequiredMixin, DetailView):
         if kind:
             rows = rows.filter(kind=kind)
         table = ReconciliationRowTable(rows)
-        table.paginate(page=self.request.GET.get("page", 1), per_page=100)
+        pagination.paginate_table(table, self.request, per_page=100)
         summary = self.object.summary or {}
         kinds = summary.get("kinds", {})
         context.update(

@@ -2,11 +2,13 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ..request_limits import API_BODY_MAX_BYTES, limit_body
 from . import transport
 
 
 @csrf_exempt  # authenticated by the HMAC signature, not by a session
 @require_POST
+@limit_body(API_BODY_MAX_BYTES)
 def platform_events(request):
     answer = transport.handle(
         request.body,

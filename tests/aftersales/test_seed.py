@@ -15,6 +15,8 @@ from django.utils import timezone
 
 from aftersales import selectors
 from aftersales.models import AfterSale, AfterSaleLog, EvidenceImage, RefundEntry
+from interception.models import ServiceOrder
+from settlement.models import Claim, Statement
 from shop.management.commands.simulate import Command as Simulate
 from shop.models import OrderLine, Parcel, Shop
 from tests.conftest import EventsClient
@@ -34,18 +36,31 @@ def state() -> dict:
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
     """The demo seeded twice, once for the whole module, rolled back at its end."""
+    anchor = timezone.now()  # the demo's moment: the suite may cross midnight (or a month's end) meanwhile
     with django_db_blocker.unblock(), transaction.atomic():
         first_out, second_out = StringIO(), StringIO()
-        call_command("seed_demo", stdout=first_out)
+        call_command("seed_demo", at=anchor, stdout=first_out)
         first = state()
-        call_command("seed_demo", stdout=second_out)
-        yield {"first": first, "second": state(), "first_out": first_out.getvalue(), "out": second_out.getvalue()}
+        call_command("seed_demo", at=anchor, stdout=second_out)
+        yield {
+            "first": first,
+            "second": state(),
+            "first_out": first_out.getvalue(),
+            "out": second_out.getvalue(),
+            "at": anchor,
+        }
         transaction.set_rollback(True)
 
 
 @pytest.fixture
 def demo_shop(seeded, db):
     return Shop.objects.get(code="demo-shop")
+
+
+@pytest.fixture
+def now(seeded):
+    """The moment the demo was dated from."""
+    return seeded["at"]
 
 
 def test_seeding_twice_changes_nothing_the_second_time(seeded, db):
@@ -55,9 +70,40 @@ def test_seeding_twice_changes_nothing_the_second_time(seeded, db):
     assert "After-sales of" not in seeded["out"]
 
 
-def test_the_demo_shop_has_about_150_after_sales_and_the_global_shop_some(demo_shop):
-    assert 120 <= AfterSale.objects.filter(shop=demo_shop).count() <= 180
-    assert AfterSale.objects.filter(shop__code="demo-global").count() >= 10
+def test_the_demo_has_the_same_after_sales_statements_and_claims_on_every_day(demo_shop):
+    """Exact counts: the demo's clock is anchored to now, and the running month always gets its
+    interceptions, however little of it has passed (`.ci/run` runs this at month ends too)."""
+    demo = Counter(AfterSale.objects.filter(shop=demo_shop).values_list("status", flat=True))
+    global_shop = Counter(AfterSale.objects.filter(shop__code="demo-global").values_list("status", flat=True))
+
+    assert demo == {
+        S.REFUNDED: 111,
+        S.REFUND_AFTER_REFUSAL: 23,
+        S.PENDING_MERCHANT: 20,
+        S.REJECTED: 9,
+        S.CANCELLED: 8,
+        S.AWAITING_BUYER_RETURN: 3,
+        S.AWAITING_MERCHANT_RECEIPT: 3,
+        S.ARBITRATION: 2,
+        S.CLOSED: 2,
+    }
+    assert sum(demo.values()) == 181
+    assert global_shop == {S.REFUNDED: 9, S.PENDING_MERCHANT: 4, S.REJECTED: 1, S.AWAITING_BUYER_RETURN: 1}
+    assert sorted(Statement.objects.values_list("status", flat=True)) == [
+        "confirmed",
+        "disputed",
+        "issued",
+        "open",
+        "settled",
+    ]
+    assert Counter(Claim.objects.values_list("status", flat=True)) == {
+        "arbitration": 2,
+        "submitted": 1,
+        "accepted": 1,
+        "compensated": 1,
+        "rejected": 1,
+    }
+    assert ServiceOrder.objects.count() == 38
 
 
 def test_every_after_sale_status_is_present(demo_shop):
@@ -83,8 +129,7 @@ def test_repeat_refunds_exist_with_sequence_two_and_three(demo_shop):
     assert {2, 3} <= set(repeats.values_list("sequence", flat=True))
 
 
-def test_some_deadlines_expire_within_12_hours_and_a_few_have_passed(demo_shop):
-    now = timezone.now()
+def test_some_deadlines_expire_within_12_hours_and_a_few_have_passed(demo_shop, now):
     open_after_sales = AfterSale.objects.filter(shop=demo_shop, deadline__isnull=False)
 
     assert open_after_sales.filter(deadline__gte=now, deadline__lt=now + timedelta(hours=12)).exists()
@@ -110,8 +155,7 @@ def test_every_merchant_rejection_has_evidence(demo_shop):
     assert not rejected_by_merchant.annotate(n=Count("evidence")).filter(n=0).exists()
 
 
-def test_history_is_spread_over_the_past_month(demo_shop):
-    now = timezone.now()
+def test_history_is_spread_over_the_past_month(demo_shop, now):
     applied = AfterSale.objects.filter(shop=demo_shop)
 
     assert applied.filter(applied_at__lt=now - timedelta(days=14)).count() >= 20
@@ -119,10 +163,10 @@ def test_history_is_spread_over_the_past_month(demo_shop):
     assert not AfterSaleLog.objects.filter(after_sale__shop=demo_shop, at__gt=now).exists()
 
 
-def test_one_buyer_is_above_the_refund_abuse_threshold(demo_shop):
+def test_one_buyer_is_above_the_refund_abuse_threshold(demo_shop, now):
     buyer_ids = list(AfterSale.objects.filter(shop=demo_shop).values_list("buyer_id", flat=True).distinct())
 
-    stats = selectors.abuse_stats(shop=demo_shop, buyer_ids=buyer_ids, now=timezone.now())
+    stats = selectors.abuse_stats(shop=demo_shop, buyer_ids=buyer_ids, now=now)
 
     assert any(entry["flagged"] and entry["count"] >= 5 for entry in stats.values())
 

@@ -350,9 +350,11 @@ def test_an_overdue_deadline_reads_timed_out(en, merchant, shop):
 def test_buyer_shows_the_refund_abuse_hint_highlighted_above_the_threshold(en, merchant, shop, settings):
     settings.AFTERSALES_ABUSE_THRESHOLD_COUNT = 3
     greedy = Buyer.objects.create(external_id="greedy", nickname="羊毛")
+    recent = timezone.now() - timedelta(days=1)  # the 90 days count back from today, whatever day it is
     for _ in range(3):  # three refund-only requests in 90 days reach the threshold
-        make_after_sale(shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00")
-    make_after_sale(shop, no="AS-CALM", buyer=Buyer.objects.create(external_id="calm", nickname="安静"))
+        make_after_sale(shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00", applied_at=recent)
+    calm = Buyer.objects.create(external_id="calm", nickname="安静")
+    make_after_sale(shop, no="AS-CALM", buyer=calm, applied_at=recent)
     en.force_login(merchant)
     html = workbench(en).content.decode()
     assert "90 d refund-only: 3 · 120.00 yuan" in html
@@ -695,8 +697,9 @@ def test_a_second_merchant_of_the_same_shop_sees_the_same_rows(client, shop, row
 def test_a_withdrawn_request_does_not_count_towards_the_abuse_hint(en, merchant, shop, settings):
     settings.AFTERSALES_ABUSE_THRESHOLD_COUNT = 2
     buyer = Buyer.objects.create(external_id="undecided", nickname="犹豫")
-    make_after_sale(shop, no="AS-W1", buyer=buyer, status=S.CANCELLED)
-    make_after_sale(shop, no="AS-W2", buyer=buyer)
+    recent = timezone.now() - timedelta(days=1)
+    make_after_sale(shop, no="AS-W1", buyer=buyer, status=S.CANCELLED, applied_at=recent)
+    make_after_sale(shop, no="AS-W2", buyer=buyer, applied_at=recent)
     en.force_login(merchant)
     html = workbench(en).content.decode()
     assert "90 d refund-only: 1 · 0.00 yuan" in html

@@ -363,8 +363,8 @@ def test_the_schedules_are_created_once_and_kept(db):
     schedules = {s.name: s for s in Schedule.objects.all()}
     close = schedules[tasks.CLOSE_SCHEDULE]
     refresh = schedules[tasks.REFRESH_SCHEDULE]
-    assert (close.func, close.schedule_type, close.repeats) == (tasks.CLOSE_FUNC, Schedule.MONTHLY, -1)
-    assert close.next_run == at("2026-12-01 00:30")
+    assert (close.func, close.schedule_type, close.repeats) == (tasks.CLOSE_FUNC, Schedule.DAILY, -1)
+    assert close.next_run == at("2026-11-24 00:30")
     assert (refresh.func, refresh.schedule_type) == (tasks.REFRESH_FUNC, Schedule.HOURLY)
     assert refresh.next_run == at("2026-11-23 11:00")
 

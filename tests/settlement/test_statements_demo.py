@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Sum
 from django.test import override_settings
+from django.utils import timezone
 from django_q.models import Schedule
 
 from settlement import demo_seed, reconciliation, selectors, statements, tasks
@@ -32,12 +33,13 @@ def counts() -> dict:
 def seeded(django_db_setup, django_db_blocker, tmp_path_factory):
     """The demo seeded twice (bills written to a temporary var/), rolled back at the module's end."""
     var = tmp_path_factory.mktemp("var")
+    anchor = timezone.now()  # the demo's moment: the suite may cross midnight (or a month's end) meanwhile
     with django_db_blocker.unblock(), override_settings(VAR_DIR=var), transaction.atomic():
         out = StringIO()
-        call_command("seed_demo", orders=80, stdout=out)
+        call_command("seed_demo", orders=80, at=anchor, stdout=out)
         first = counts()
-        call_command("seed_demo", orders=80, stdout=StringIO())
-        yield {"first": first, "second": counts(), "out": out.getvalue(), "var": var}
+        call_command("seed_demo", orders=80, at=anchor, stdout=StringIO())
+        yield {"first": first, "second": counts(), "out": out.getvalue(), "var": var, "at": anchor}
         transaction.set_rollback(True)
 
 
@@ -45,7 +47,7 @@ def test_the_demo_shop_has_a_statement_in_every_status(seeded, db):
     by_month = dict(
         Statement.objects.filter(shop__code="demo-shop", outlet__code="YTO-SH-001").values_list("month", "status")
     )
-    running = statements.current_month()
+    running = statements.current_month(seeded["at"])
     assert by_month == {
         running: ST.OPEN,
         statements.add_months(running, -1): ST.ISSUED,

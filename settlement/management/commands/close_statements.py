@@ -17,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Close past months: gather their offline interceptions into statements and issue them to the outlets. "
         "Without --month: the previous month and any earlier month still open. Also makes sure the django-q2 "
-        "schedules exist (monthly close on the 1st at 00:30 Asia/Shanghai, hourly refresh of the running month)."
+        "schedules exist (a close at 00:30 Asia/Shanghai every day, which on the 1st closes the month just ended, "
+        "and an hourly refresh of the running month)."
     )
 
     def add_arguments(self, parser):
