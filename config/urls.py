@@ -20,7 +20,7 @@ urlpatterns = [
     path("aftersales/", include("aftersales.urls")),
     path("interception/", include("interception.urls")),
     path("settlement/", include("settlement.urls")),
-    path("outlet/", include("interception.outlet_urls")),
+    path("outlet/", include("config.outlet_urls")),
     path("admin/", admin.site.urls),
     path("api/platform/events", platform_events, name="platform-events"),
     path("api/carrier/callback", carrier_callback, name="carrier-callback"),

@@ -35,9 +35,10 @@ from interception.models import FeeCharge, Partnership, PartnershipLog, ServiceO
 from shop import demo
 from shop.models import Buyer, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
 
-from . import reconciliation, statements, tasks
-from .claims_demo import seed_claims
+from .claims.demo_seed import seed_claims
 from .models import Statement
+from .statements import reconciliation, tasks
+from .statements import services as statements
 
 SHOP, OUTLET = "demo-shop", "YTO-SH-001"
 MERCHANT, OUTLET_STAFF = "merchant", "outlet-yto"

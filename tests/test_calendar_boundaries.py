@@ -16,12 +16,13 @@ from django_q.models import Schedule
 
 from aftersales import metrics, rules
 from aftersales.models import AfterSale
-from settlement import rules as claim_rules
-from settlement import statements, tasks
+from settlement.claims import rules as claim_rules
 from settlement.models import Statement, StatementLine
+from settlement.statements import services as statements
+from settlement.statements import tasks
 from tests.aftersales.makers import make_after_sale
 from tests.conftest import SHANGHAI, at, make_order
-from tests.settlement.makers import make_charge
+from tests.settlement.factories import make_charge
 
 ST = Statement.Status
 LAST_INSTANT = timedelta(microseconds=1)

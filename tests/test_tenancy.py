@@ -202,7 +202,7 @@ def _statement_a(world: World):
 
     from interception.models import FeeCharge, ServiceOrder
     from settlement.models import Statement, StatementLine
-    from settlement.statements import add_months, current_month, month_start
+    from settlement.statements.rules import add_months, current_month, month_start
 
     statement = Statement.objects.filter(shop=world.shop_a, outlet=world.outlet_a).first()
     if statement is not None:

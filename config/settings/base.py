@@ -255,6 +255,6 @@ CARRIER_HTTP_RETRIES = 3
 # no database work in those threads. Keep it within what the carrier allows per client.
 CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
 
-# Claims (settlement.rules): a submitted claim the outlet has not answered after this many days goes
+# Claims (settlement.claims.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).
 SETTLEMENT_CLAIM_ANSWER_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_ANSWER_DAYS", "3"))

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from interception.models import ServiceOrder
-from settlement import claim_selectors, rules
+from settlement.claims import rules
+from settlement.claims import selectors as claim_selectors
 from settlement.models import Claim
 from shop.models import Shop
 from tests.aftersales.test_actions import png_bytes

@@ -9,8 +9,8 @@ from django.urls import resolve, reverse
 
 from aftersales.forms import EVIDENCE_UPLOAD, MAX_EVIDENCE_BYTES
 from aftersales.models import AfterSale, EvidenceImage
-from settlement import reconciliation
 from settlement.models import Claim, Reconciliation
+from settlement.statements import reconciliation
 from shop.models import PlatformEvent
 from shop.request_limits import API_BODY_MAX_BYTES, UploadLimit
 from tests import test_tenancy

@@ -2,7 +2,8 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
-from settlement import statements, tasks
+from settlement.statements import services as statements
+from settlement.statements import tasks
 from shop.errors import DomainError
 
 

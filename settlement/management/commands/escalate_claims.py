@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from settlement.tasks_claims import SCHEDULE_NAME, ensure_claim_schedule, escalate_unanswered_claims
+from settlement.claims.tasks import SCHEDULE_NAME, ensure_claim_schedule, escalate_unanswered_claims
 
 
 class Command(BaseCommand):
