@@ -205,13 +205,21 @@ PLATFORM_EVENTS_SECRET = secret_from_env("PLATFORM_EVENTS_SECRET")
 PLATFORM_EVENTS_MAX_SKEW_SECONDS = 300
 
 # django-q2: ORM broker on the same database by default; REDIS_URL switches to Redis.
+Q_TIMEOUT = int(os.environ.get("Q_TIMEOUT", "120"))
+Q_RETRY = int(os.environ.get("Q_RETRY", str(Q_TIMEOUT + 60)))
+if Q_RETRY <= Q_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"Q_RETRY ({Q_RETRY} s) must exceed Q_TIMEOUT ({Q_TIMEOUT} s): a slow task would run twice"
+    )
 Q_CLUSTER = {
     # Q_NAME: the cluster's queue (and signing salt); a benchmark runs its own cluster beside yours.
     # Not Q_CLUSTER_NAME: django-q2 reads that one itself, for multi-cluster setups.
     "name": os.environ.get("Q_NAME", "backoffice"),
     "workers": int(os.environ.get("Q_WORKERS", "2")),
-    "timeout": 120,
-    "retry": 180,  # must exceed timeout, or a slow task runs twice
+    # Q_TIMEOUT / Q_RETRY: seconds a task may run, and after which an unacknowledged one (its worker
+    # died) is delivered again by the ORM broker. The fault tests use a few seconds.
+    "timeout": Q_TIMEOUT,
+    "retry": Q_RETRY,  # must exceed timeout, or a slow task runs twice
     "max_attempts": 5,
     "ack_failures": True,
     "save_limit": 250,
@@ -248,7 +256,7 @@ CARRIER_CALLBACK_SECRET = secret_from_env("CARRIER_CALLBACK_SECRET")  # signs th
 # Where the carrier POSTs results (sent with each launch); signed callbacks older than the window are refused.
 CARRIER_CALLBACK_URL = os.environ.get("CARRIER_CALLBACK_URL", "http://127.0.0.1:8000/api/carrier/callback")
 CARRIER_CALLBACK_MAX_SKEW_SECONDS = 300
-CARRIER_HTTP_TIMEOUT = 5.0
+CARRIER_HTTP_TIMEOUT = float(os.environ.get("CARRIER_HTTP_TIMEOUT", "5"))  # seconds, per connect and per read
 CARRIER_HTTP_RETRIES = 3
 # Carrier calls a worker task runs at once (threads). Each call mostly waits on the carrier (0.2 s and
 # more), so one worker gets through a bulk interception about this many times faster than in series;

@@ -33,7 +33,10 @@ Client behaviour
   errors, timeouts, 5xx, 408 and 429; then ``CarrierError`` is raised and the carrier task calls
   again later for that parcel only (the service order stays "processing"; see
   ``interception.services.CARRIER_RETRY_DELAYS``). Any other 4xx is a failed ``LaunchResult``
-  with the carrier's reason. A 2xx that is not the JSON above is ``CarrierError`` too.
+  with the carrier's reason. A 2xx that is not the JSON above is ``CarrierError`` too. An
+  ``occurred_at`` that is not an aware time from 2000 to a few minutes ahead of our clock is
+  replaced by our clock, and NUL characters are dropped from the texts: a result is never refused
+  at the database, or dated so far ahead that every later one would be ignored.
 - A pre-check is advisory (the launch decides) and runs once per parcel of a preview page: one
   attempt, no retry; when the carrier does not answer, it says so as a warning and the gateway
   stops asking for the rest of that preview.
@@ -48,7 +51,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -65,6 +68,7 @@ MAX_ANSWER_BYTES = 1_000_000
 MAX_BACKOFF_SECONDS = 10.0
 RETRYABLE_4XX = frozenset({408, 429})  # the carrier asks us to come back later
 USER_AGENT = "aftersales-backoffice/1 (interception)"
+EARLIEST_RESULT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def request_id_for(service_order_id: int) -> str:
@@ -210,14 +214,22 @@ def _json_object(raw: bytes) -> dict | None:
 
 
 def _text(value) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    # No NUL: PostgreSQL cannot store it in a text column, and the result would never be applied.
+    return value.replace("\x00", "").strip() if isinstance(value, str) else ""
 
 
 def _aware(value) -> datetime | None:
+    """The carrier's time of a result, or None (our clock is used) when it is not an aware time between
+    2000 and a few minutes from now: a time the database cannot store (year 1, year 9999 at -14:00), or
+    one from the future that every later real result would be "older" than (see apply_result)."""
     if not isinstance(value, str):
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        parsed = parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    latest = timezone.now() + timedelta(seconds=settings.CARRIER_CALLBACK_MAX_SKEW_SECONDS)
+    return parsed if EARLIEST_RESULT_TIME <= parsed <= latest else None
