@@ -33,11 +33,15 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
+# Local runs keep the test database between runs (--reuse-db; after a new migration pass
+# PYTEST_ADDOPTS=--create-db once); CI (CI set) always builds it afresh.
+REUSE_DB := $(if $(CI),,--reuse-db)
+
 test: install ## the whole suite on SQLite (browser tests run in .ci/run)
-	$(PY) -m pytest -m "not browser"
+	$(PY) -m pytest -m "not browser" $(REUSE_DB)
 
 test-pg: install ## the same suite on PostgreSQL (DATABASE_URL, default: local server, user postgres)
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/backoffice} $(PY) -m pytest -m "not browser"
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/backoffice} $(PY) -m pytest -m "not browser" $(REUSE_DB)
 
 test-browser: install ## Playwright driving Debian's chromium
 	$(PY) -m pytest -m browser

@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from shop.admin import ReadOnlyAdminMixin
 from shop.errors import DomainError, NotFound
 
 from . import notifications, services
@@ -26,19 +27,6 @@ DONE_ESCALATED = ngettext_lazy(
     "%(n)d after-sales escalated to platform arbitration.",
     "n",
 )
-
-
-class ReadOnlyAdminMixin:
-    """Operators may look, never add, edit or delete: these rows are records of what happened."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class AfterSaleLogInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shop import widgets
-from shop.filters import start_of_day
+from shop.localtime import start_of_day
 from shop.models import Courier, Parcel
 
 from . import rules

@@ -8,36 +8,12 @@ import uuid
 from decimal import Decimal
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
-from shop.request_limits import UploadLimit
+from shop import widgets
+from shop.evidence import EvidenceField
 
 from .models import AfterSale
-
-MAX_EVIDENCE_IMAGES = 5
-MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
-# The request limit of a form with evidence: refused before its body is read (shop.request_limits).
-EVIDENCE_UPLOAD = UploadLimit(file_bytes=MAX_EVIDENCE_BYTES, files=MAX_EVIDENCE_IMAGES)
-# What the file starts with, not what it is called: (content type, extension, test on the first bytes).
-IMAGE_SIGNATURES = (
-    ("image/jpeg", "jpg", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ("image/png", "png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("image/webp", "webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
-)
-ACCEPTED_TYPES = ",".join(content_type for content_type, _ext, _test in IMAGE_SIGNATURES)
-
-
-def sniff_image_type(upload) -> tuple[str, str] | None:
-    """(content type, extension) from the file's magic bytes, or None when it is no JPEG, PNG or WebP."""
-    upload.seek(0)
-    head = upload.read(12)
-    upload.seek(0)
-    for content_type, extension, test in IMAGE_SIGNATURES:
-        if test(head):
-            return content_type, extension
-    return None
 
 
 class ActionForm(forms.Form):
@@ -68,53 +44,6 @@ class ConfirmReceiptForm(ActionForm):
 
 class SendCardForm(ActionForm):
     key = "send_card"
-
-
-class MultipleImageInput(forms.FileInput):
-    allow_multiple_selected = True
-
-
-class EvidenceField(forms.FileField):
-    """One to five images, each a real JPEG, PNG or WebP (by its bytes) of at most 5 MB."""
-
-    widget = MultipleImageInput(attrs={"accept": ACCEPTED_TYPES})
-    default_error_messages = {
-        "required": _("Attach at least one evidence image."),
-        "too_many": _("Attach at most %(max)s evidence images."),
-        "too_large": _("%(name)s is larger than %(max)s."),
-        "not_image": _("%(name)s is not a JPEG, PNG or WebP image."),
-    }
-
-    def clean(self, data, initial=None):
-        uploads = [upload for upload in (data if isinstance(data, list | tuple) else [data]) if upload]
-        if not uploads:
-            raise ValidationError(self.error_messages["required"], code="required")
-        if len(uploads) > MAX_EVIDENCE_IMAGES:
-            raise ValidationError(self.error_messages["too_many"], code="too_many", params={"max": MAX_EVIDENCE_IMAGES})
-        errors = []
-        for upload in uploads:
-            super().clean(upload, initial)  # an empty or nameless upload
-            if upload.size > MAX_EVIDENCE_BYTES:
-                errors.append(
-                    ValidationError(
-                        self.error_messages["too_large"],
-                        code="too_large",
-                        params={"name": upload.name, "max": filesizeformat(MAX_EVIDENCE_BYTES)},
-                    )
-                )
-                continue
-            sniffed = sniff_image_type(upload)
-            if sniffed is None:
-                errors.append(
-                    ValidationError(self.error_messages["not_image"], code="not_image", params={"name": upload.name})
-                )
-                continue
-            # The stored type and name come from the bytes, never from what the browser claimed.
-            upload.content_type = sniffed[0]
-            upload.name = f"{uuid.uuid4().hex}.{sniffed[1]}"
-        if errors:
-            raise ValidationError(errors)
-        return uploads
 
 
 class RejectForm(ActionForm):
@@ -150,3 +79,44 @@ class FlagForm(ActionForm):
     remark = forms.CharField(
         label=_("Remark"), max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+KEEP_FLAG, NO_FLAG = "", "none"
+
+
+class BulkFlagForm(forms.Form):
+    """The flag and remark for the ticked rows; `ids` and `version_<id>` come from the table."""
+
+    def __init__(self, *args, **kwargs):
+        # The filter form on the same page has its own "flag": keep the element ids apart.
+        kwargs.setdefault("auto_id", "id_bulk_%s")
+        super().__init__(*args, **kwargs)
+
+    flag = forms.ChoiceField(
+        label=_("Flag"),
+        required=False,
+        widget=widgets.Select,
+        choices=[
+            (KEEP_FLAG, _("keep the flag")),
+            (NO_FLAG, _("remove the flag")),
+            *[(c.value, c.label) for c in AfterSale.Flag if c.value],
+        ],
+    )
+    remark = forms.CharField(
+        label=_("Remark"),
+        required=False,
+        max_length=500,
+        widget=widgets.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
+    )
+    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False, widget=widgets.CheckboxInput)
+
+    def clean(self):
+        data = super().clean()
+        try:
+            data["versions"] = {int(pk): int(self.data[f"version_{int(pk)}"]) for pk in self.data.getlist("ids")}
+        except (KeyError, ValueError):
+            raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
+        flag = data.get("flag", KEEP_FLAG)
+        data["flag"] = None if flag == KEEP_FLAG else ("" if flag == NO_FLAG else flag)
+        data["remark"] = "" if data.get("clear_remark") else (data.get("remark") or None)
+        return data

@@ -3,7 +3,8 @@
 A refund is one append-only RefundEntry plus guarded increments of the line's, the order's and the
 after-sale's refunded counters. Each increment is an `UPDATE … WHERE refunded + amount <= paid`;
 if any matches no row the whole refund is refused, and CHECK constraints on the three tables are
-the last line behind it. Callers hold the order → line → after-sale row locks already.
+the last line behind it. Callers hold the order → line → after-sale row locks already
+(`aftersales.locks.LOCK_ORDER`: the refund comes last).
 
 `record_refunds` does the same for many lines at once (the timeout sweep's chunks): one guarded
 UPDATE per table for all of them, all or nothing.

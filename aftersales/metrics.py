@@ -30,9 +30,8 @@ one or two middle rows per day leave the database.
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Count,
@@ -49,12 +48,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least, RowNumber, TruncDate
 from django.utils import timezone
 
+from shop.localtime import SHANGHAI, local_date, start_of_day
 from shop.models import Shop, TrackingEvent
 
 from .models import Actor, AfterSale, AfterSaleLog
 from .services import PARCEL_RESOLUTIONS
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_DAYS = 30
 
 S = AfterSale.Status
@@ -101,10 +100,10 @@ class ServiceMetrics:
 
 def day_window(*, days: int, now: datetime) -> tuple[datetime, datetime, list[date]]:
     """The last `days` Asia/Shanghai days, today included: [start, end) and the dates."""
-    today = timezone.localtime(now, SHANGHAI).date()
+    today = local_date(now)
     dates = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    start = datetime.combine(dates[0], time.min, tzinfo=SHANGHAI)
-    end = datetime.combine(today + timedelta(days=1), time.min, tzinfo=SHANGHAI)
+    start = start_of_day(dates[0])
+    end = start_of_day(today + timedelta(days=1))
     return start, end, dates
 
 

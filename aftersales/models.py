@@ -65,6 +65,33 @@ class AfterSale(models.Model):
         Status.AWAITING_MERCHANT_RECEIPT,
         Status.ARBITRATION,
     )
+    # Which status may follow which; anything else is refused as an invalid transition.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING_MERCHANT: frozenset(
+            {
+                Status.REFUNDED,
+                Status.REJECTED,
+                Status.CANCELLED,
+                Status.AWAITING_BUYER_RETURN,
+                Status.CLOSED,
+                Status.ARBITRATION,
+            }
+        ),
+        Status.REFUND_AFTER_REFUSAL: frozenset(
+            {Status.REFUNDED, Status.REJECTED, Status.CANCELLED, Status.CLOSED, Status.ARBITRATION}
+        ),
+        Status.AWAITING_BUYER_RETURN: frozenset(
+            {Status.AWAITING_MERCHANT_RECEIPT, Status.CANCELLED, Status.CLOSED, Status.ARBITRATION}
+        ),
+        Status.AWAITING_MERCHANT_RECEIPT: frozenset(
+            {Status.REFUNDED, Status.REJECTED, Status.CLOSED, Status.ARBITRATION}
+        ),
+        Status.ARBITRATION: frozenset({Status.REFUNDED, Status.REJECTED, Status.CLOSED}),
+        Status.REJECTED: frozenset({Status.ARBITRATION}),  # the buyer escalates to the platform
+        Status.REFUNDED: frozenset(),
+        Status.CANCELLED: frozenset(),
+        Status.CLOSED: frozenset(),
+    }
 
     class Flag(models.TextChoices):
         NONE = "", _("no flag")

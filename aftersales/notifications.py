@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
-from shop.platform_events.transport import sign
+from shop.signing import sign
 
 from .models import Actor, AfterSale, AfterSaleLog, BuyerNotification
 

@@ -8,7 +8,7 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 from shop.models import Parcel, Shop, TrackingEvent
 
 from . import rules
-from .models import AfterSale, AfterSaleLog, RefundEntry
+from .models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, RefundEntry
 
 
 def after_sales_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
@@ -85,3 +85,14 @@ def abuse_stats(*, shop: Shop, buyer_ids: list[int], now: datetime) -> dict[int,
             "flagged": row["count"] >= limit_count or amount >= limit_amount,
         }
     return stats
+
+
+def line_notifications_for_shop(*, shop: Shop, line_id: int) -> QuerySet[BuyerNotification]:
+    """The buyer notifications of one of the shop's order lines, newest first: the line's, not only an
+    after-sale's, because an after-sale card is sent for the line."""
+    return BuyerNotification.objects.filter(shop=shop, line_id=line_id).order_by("-created_at", "-id")
+
+
+def evidence_for_shop(*, shop: Shop, after_sale_no: str) -> QuerySet[EvidenceImage]:
+    """The evidence images of one of the shop's after-sales (another shop's: none)."""
+    return EvidenceImage.objects.filter(after_sale__shop=shop, after_sale__after_sale_no=after_sale_no)

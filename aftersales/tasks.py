@@ -5,8 +5,9 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from . import notifications, services, timeouts
+from . import notifications, services
 from .models import AfterSale
+from .services import timeouts
 
 logger = logging.getLogger(__name__)
 

@@ -237,7 +237,7 @@ def post_all(port: int, streams: list[list[dict]]) -> tuple[list[tuple[str, int,
 
 
 def post(connection: http.client.HTTPConnection, item: dict, secret: str) -> tuple[int, dict, float]:
-    from shop.platform_events.transport import sign
+    from shop.signing import sign
 
     body = json.dumps(item, ensure_ascii=False).encode()
     timestamp = str(int(time.time()))

@@ -4,7 +4,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from shop.filters import start_of_day
+from shop.localtime import start_of_day
 from shop.models import Shop
 
 from .models import ServiceOrder

@@ -5,6 +5,19 @@ from django.utils.translation import gettext_lazy as _
 from .models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, PlatformEvent, Shop, TrackingEvent, User
 
 
+class ReadOnlyAdminMixin:
+    """Rows written by the services only: operators look, they never add, edit or delete them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ("username", "kind", "shop", "shop_role", "outlet", "is_active", "last_login")

@@ -1,18 +1,13 @@
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import django_filters
 from django import forms
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .localtime import start_of_day
 from .models import Courier, Order, Parcel
 from .selectors import parcel_exists
-
-
-def start_of_day(day) -> datetime:
-    """Midnight of a calendar day in Asia/Shanghai, so the filter keeps using the (shop, paid_at) index."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 class OrderFilter(django_filters.FilterSet):

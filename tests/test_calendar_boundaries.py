@@ -20,9 +20,10 @@ from settlement.claims import rules as claim_rules
 from settlement.models import Statement, StatementLine
 from settlement.statements import services as statements
 from settlement.statements import tasks
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import SHANGHAI, at, make_order
+from shop.localtime import SHANGHAI
+from tests.aftersales.factories import make_after_sale
 from tests.settlement.factories import make_charge
+from tests.shop.factories import at, make_order
 
 ST = Statement.Status
 LAST_INSTANT = timedelta(microseconds=1)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.conftest import (
+from tests.shop.factories import (
     make_courier,
     make_merchant,
     make_order,

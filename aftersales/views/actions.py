@@ -5,43 +5,39 @@ by the service (a rule, a stale page) becomes an error message; both leave the a
 """
 
 from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views import View
 
 from shop.access import MerchantRequiredMixin
-from shop.errors import DomainError, NotFound
+from shop.evidence import EVIDENCE_UPLOAD
+from shop.views import PostActionView
 
 from .. import forms, selectors, services
 from ..models import AfterSale
 from .detail import render_detail
 
 
-class AfterSaleActionView(MerchantRequiredMixin, View):
+class AfterSaleActionView(MerchantRequiredMixin, PostActionView):
     """POST only. The login and role checks run first (anonymous: login; outlet staff: 403); then
     another shop's after-sale is a 404, exactly like a missing one."""
 
-    http_method_names = ["post", "options"]
     form_class: type[forms.ActionForm]
-    success_message = ""
 
-    def post(self, request, after_sale_no):
-        after_sale = get_object_or_404(selectors.after_sales_for_shop(shop=self.shop), after_sale_no=after_sale_no)
-        form = self.form_class(request.POST, request.FILES)
-        if not form.is_valid():
-            messages.error(request, _("Nothing was done: please correct the form."))
-            return render_detail(request, shop=self.shop, after_sale_no=after_sale_no, bound={form.key: form})
-        try:
-            message = self.perform(after_sale, form.cleaned_data) or self.success_message
-        except DomainError as error:
-            messages.error(request, error.message)
-        except NotFound:
-            raise Http404 from None
-        else:
-            messages.success(request, message)
-        return redirect("aftersales:after-sale-detail", after_sale_no=after_sale_no)
+    def get_object(self) -> AfterSale:
+        return get_object_or_404(
+            selectors.after_sales_for_shop(shop=self.shop), after_sale_no=self.kwargs["after_sale_no"]
+        )
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("Nothing was done: please correct the form."))
+        return render_detail(
+            self.request, shop=self.shop, after_sale_no=self.kwargs["after_sale_no"], bound={form.key: form}
+        )
+
+    def get_success_url(self) -> str:
+        return reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": self.kwargs["after_sale_no"]})
 
     def perform(self, after_sale: AfterSale, data: dict) -> str | None:
         raise NotImplementedError
@@ -79,7 +75,7 @@ class AfterSaleConfirmReceiptView(AfterSaleActionView):
 
 class AfterSaleRejectView(AfterSaleActionView):
     form_class = forms.RejectForm
-    upload_limit = forms.EVIDENCE_UPLOAD
+    upload_limit = EVIDENCE_UPLOAD
     success_message = gettext_lazy("After-sale rejected.")
 
     def perform(self, after_sale, data):

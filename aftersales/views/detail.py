@@ -4,19 +4,18 @@ with the merchant's actions (each posted to its own view in `actions`), and its 
 from dataclasses import dataclass
 
 from django import forms as django_forms
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views import View
 
 from shop.access import MerchantRequiredMixin
+from shop.evidence import serve_evidence
 from shop.models import Parcel
 
 from .. import extensions, forms, rules, selectors, services
-from ..models import AfterSale, BuyerNotification, EvidenceImage
+from ..models import AfterSale
 
 TEMPLATE = "aftersales/after_sale_detail.html"
-IMAGE_TYPES = {content_type for content_type, _ext, _test in forms.IMAGE_SIGNATURES}
 
 
 @dataclass(frozen=True)
@@ -75,11 +74,6 @@ def _actions(after_sale: AfterSale, bound: dict[str, django_forms.Form], *, sign
     }
 
 
-def _line_notifications(*, shop, after_sale: AfterSale):
-    # The line's, not only the after-sale's: an after-sale card is sent for the line.
-    return BuyerNotification.objects.filter(shop=shop, line_id=after_sale.line_id).order_by("-created_at", "-id")
-
-
 def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms.Form] | None = None) -> dict:
     now = timezone.now()
     signed_after_refusal = _signed_after_refusal(after_sale)
@@ -96,7 +90,7 @@ def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms
         "order_refunds": list(selectors.order_refunds(shop=shop, order_id=after_sale.order_id)),
         "history": after_sale.logs.all(),
         "evidence": after_sale.evidence.all(),
-        "notifications": list(_line_notifications(shop=shop, after_sale=after_sale)),
+        "notifications": list(selectors.line_notifications_for_shop(shop=shop, line_id=after_sale.line_id)),
         "abuse": abuse or {"count": 0, "amount": None, "flagged": False},
         "abuse_window_days": rules.ABUSE_WINDOW.days,
         "signed_after_refusal": signed_after_refusal,
@@ -125,18 +119,5 @@ class EvidenceImageView(MerchantRequiredMixin, View):
     http_method_names = ["get", "head", "options"]
 
     def get(self, request, after_sale_no, pk):
-        image = get_object_or_404(
-            EvidenceImage.objects.filter(after_sale__shop=self.shop, after_sale__after_sale_no=after_sale_no), pk=pk
-        )
-        try:
-            handle = image.image.open("rb")
-        except (FileNotFoundError, ValueError):
-            raise Http404 from None
-        # Only types checked on upload are shown inline; anything else is downloaded, never rendered.
-        if image.content_type in IMAGE_TYPES:
-            response = FileResponse(handle, content_type=image.content_type)
-        else:
-            response = FileResponse(handle, as_attachment=True, content_type="application/octet-stream")
-        response["Cache-Control"] = "private, max-age=3600"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        image = get_object_or_404(selectors.evidence_for_shop(shop=self.shop, after_sale_no=after_sale_no), pk=pk)
+        return serve_evidence(image.image, content_type=image.content_type)

@@ -1,65 +1,25 @@
 """The workbench (the merchant's home), its bulk flag and remark, and its exports."""
 
-from django import forms
 from django.contrib import messages
 from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from shop import keyset, widgets
+from shop import keyset
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.views import PostActionView
 
 from .. import exports, extensions, filters, selectors, services
-from ..models import AfterSale, ExportJob
+from ..forms import BulkFlagForm
+from ..models import ExportJob
 from ..tables import WorkbenchTable, page_size
-
-KEEP_FLAG, NO_FLAG = "", "none"
-
-
-class BulkFlagForm(forms.Form):
-    """The flag and remark for the ticked rows; `ids` and `version_<id>` come from the table."""
-
-    def __init__(self, *args, **kwargs):
-        # The filter form on the same page has its own "flag": keep the element ids apart.
-        kwargs.setdefault("auto_id", "id_bulk_%s")
-        super().__init__(*args, **kwargs)
-
-    flag = forms.ChoiceField(
-        label=_("Flag"),
-        required=False,
-        widget=widgets.Select,
-        choices=[
-            (KEEP_FLAG, _("keep the flag")),
-            (NO_FLAG, _("remove the flag")),
-            *[(c.value, c.label) for c in AfterSale.Flag if c.value],
-        ],
-    )
-    remark = forms.CharField(
-        label=_("Remark"),
-        required=False,
-        max_length=500,
-        widget=widgets.TextInput(attrs={"placeholder": _("e.g. intercepted on 11-22")}),
-    )
-    clear_remark = forms.BooleanField(label=_("clear the remark"), required=False, widget=widgets.CheckboxInput)
-
-    def clean(self):
-        data = super().clean()
-        try:
-            data["versions"] = {int(pk): int(self.data[f"version_{int(pk)}"]) for pk in self.data.getlist("ids")}
-        except (KeyError, ValueError):
-            raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
-        flag = data.get("flag", KEEP_FLAG)
-        data["flag"] = None if flag == KEEP_FLAG else ("" if flag == NO_FLAG else flag)
-        data["remark"] = "" if data.get("clear_remark") else (data.get("remark") or None)
-        return data
 
 
 def workbench_url(params) -> str:
@@ -116,26 +76,34 @@ class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
         return context
 
 
-class BulkFlagView(MerchantRequiredMixin, View):
+class BulkFlagView(MerchantRequiredMixin, PostActionView):
     """Flag and/or remark the ticked after-sales, all or none: a stale row refuses the lot."""
 
-    def post(self, request):
-        form = BulkFlagForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, next(iter(form.errors.values()))[0])
-            return redirect(workbench_url(request.GET))
-        data = form.cleaned_data
+    form_class = BulkFlagForm
+
+    def get_form(self):
+        return self.form_class(self.request.POST)
+
+    def form_invalid(self, form):
+        messages.error(self.request, next(iter(form.errors.values()))[0])
+        return redirect(self.get_success_url())
+
+    def perform(self, obj, data):
         try:
             rows = services.flag_and_remark(
-                shop=self.shop, user=request.user, versions=data["versions"], flag=data["flag"], remark=data["remark"]
+                shop=self.shop,
+                user=self.request.user,
+                versions=data["versions"],
+                flag=data["flag"],
+                remark=data["remark"],
             )
-        except (DomainError, NotFound) as refusal:
-            messages.error(request, refusal.message)
-        else:
-            count = len(rows)
-            message = ngettext("%(count)d after-sale updated.", "%(count)d after-sales updated.", count)
-            messages.success(request, message % {"count": count})
-        return redirect(workbench_url(request.GET))
+        except NotFound as missing:  # a row gone from the selection: said above the page, not a 404
+            raise DomainError(missing.message) from None
+        count = len(rows)
+        return ngettext("%(count)d after-sale updated.", "%(count)d after-sales updated.", count) % {"count": count}
+
+    def get_success_url(self):
+        return workbench_url(self.request.GET)
 
 
 class WorkbenchCsvView(MerchantRequiredMixin, View):

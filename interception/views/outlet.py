@@ -13,13 +13,13 @@ from shop import streaming
 from shop.access import OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 from shop.pagination import PagedTableMixin
+from shop.views import form_errors_message
 
 from .. import partnerships, selectors
 from ..filters import OutletServiceOrderFilter
 from ..forms import ApprovePartnershipForm, RejectPartnershipForm
 from ..models import Partnership
 from ..tables import OutletServiceOrderTable, ServiceOrderCsv
-from .partnerships import form_errors_message
 
 
 def answer_forms(partnership: Partnership) -> dict:

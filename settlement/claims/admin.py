@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from interception.admin import ReadOnlyAdminMixin
+from shop.admin import ReadOnlyAdminMixin
 from shop.errors import DomainError, NotFound
 
 from . import services

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from aftersales.forms import EvidenceField
+from shop.evidence import EvidenceField
 
 from . import rules
 from .models import Claim

@@ -22,8 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from aftersales.forms import EvidenceField
 from shop.errors import DomainError, NotFound
+from shop.evidence import EvidenceField
 from shop.models import Outlet, Shop
 
 from .. import locks

@@ -11,9 +11,9 @@ from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
-from aftersales.forms import EVIDENCE_UPLOAD, IMAGE_SIGNATURES
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.evidence import EVIDENCE_UPLOAD, IMAGE_SIGNATURES
 from shop.pagination import PagedTableMixin
 
 from . import rules, selectors, services

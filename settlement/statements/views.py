@@ -13,10 +13,10 @@ from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
 
-from interception.views.partnerships import form_errors_message
 from shop import pagination
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.views import form_errors_message
 
 from . import selectors
 from . import services as statements

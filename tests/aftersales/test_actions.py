@@ -1,14 +1,11 @@
 """The merchant's actions on one after-sale, through the pages: exact effects, and refusals that change nothing."""
 
-import struct
 import threading
-import zlib
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
@@ -17,68 +14,9 @@ from django.utils import timezone
 from aftersales import services
 from aftersales.models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, RefundEntry
 from shop.models import Order, Parcel
-from tests.conftest import make_order, make_parcel
+from tests.aftersales.factories import JPEG, WEBP, apply, awaiting_receipt, png_bytes, post, reject_data, upload
 
 S = AfterSale.Status
-
-
-# --- helpers (test_detail.py uses them too) -------------------------------------------------------
-def png_bytes(width: int = 2, height: int = 2) -> bytes:
-    """A real, tiny PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
-
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
-WEBP = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22
-
-
-def upload(name: str, content: bytes, content_type: str = "image/png") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type=content_type)
-
-
-def apply(
-    shop,
-    *,
-    no: str = "AS-1",
-    type: str = AfterSale.Type.REFUND_ONLY,
-    reason: str = AfterSale.Reason.QUALITY,
-    amount: str = "100.00",
-    paid: str = "100.00",
-    parcel_status: str = Parcel.Status.SIGNED,
-    order=None,
-    outlet=None,
-) -> AfterSale:
-    """A buyer's application through the service, on a new shipped order (or on `order`'s line 1)."""
-    if order is None:
-        order = make_order(shop, status=Order.Status.SHIPPED, lines=[{"paid_amount": paid}])
-        make_parcel(order, status=parcel_status, outlet=outlet, shipped_at=timezone.now() - timedelta(days=1))
-    with transaction.atomic():
-        return services.apply_for_after_sale(
-            after_sale_no=no,
-            order_no=order.order_no,
-            line_no="1",
-            type=type,
-            reason=reason,
-            amount=Decimal(amount),
-            note="",
-            at=timezone.now(),
-        )
-
-
-def awaiting_receipt(shop, merchant, **kwargs) -> AfterSale:
-    after_sale = apply(shop, type=AfterSale.Type.RETURN_REFUND, **kwargs)
-    with transaction.atomic():
-        services.agree_return(after_sale_id=after_sale.pk, shop=shop, user=merchant)
-    with transaction.atomic():
-        return services.record_return_shipped(
-            after_sale_no=after_sale.after_sale_no, tracking_no="SF1", courier="SF", at=timezone.now()
-        )
 
 
 def state(after_sale: AfterSale) -> dict:
@@ -118,11 +56,6 @@ def en(client, merchant):
     client.force_login(merchant)
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     return client
-
-
-def post(client, name, after_sale, data=None, *, version=None, follow=True):
-    data = {"version": after_sale.version if version is None else version, **(data or {})}
-    return client.post(url(name, after_sale), data, follow=follow)
 
 
 # --- agree refund --------------------------------------------------------------------------------
@@ -236,10 +169,6 @@ def test_confirming_receipt_before_the_buyer_shipped_is_refused_and_changes_noth
 
 
 # --- reject --------------------------------------------------------------------------------------
-def reject_data(*files, reason="not_as_claimed", note="照片显示完好"):
-    return {"reason": reason, "note": note, "evidence": list(files)}
-
-
 def test_rejecting_with_evidence_stores_the_images_and_tells_the_buyer(en, shop, merchant):
     after_sale = apply(shop)
     before = state(after_sale)

@@ -20,7 +20,7 @@ from aftersales.models import (
     RefundEntry,
 )
 from shop.models import Order, Parcel
-from tests.conftest import make_operator, make_order, make_parcel
+from tests.shop.factories import make_operator, make_order, make_parcel
 
 S = AfterSale.Status
 PNG = (

@@ -17,13 +17,14 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.test import Client
 
-from aftersales import ledger, services, tasks, timeouts
+from aftersales import ledger, services, tasks
 from aftersales.models import AfterSale, RefundEntry
+from aftersales.services import timeouts
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
-from shop.platform_events.transport import sign
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import at, make_merchant, make_order, make_shop
+from shop.signing import sign
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import at, make_merchant, make_order, make_shop
 
 pytestmark = [
     pytest.mark.postgres,

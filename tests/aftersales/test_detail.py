@@ -13,8 +13,8 @@ from django.utils import timezone
 from aftersales import services
 from aftersales.models import AfterSale, BuyerNotification
 from shop.models import Order, Parcel
-from tests.aftersales.test_actions import apply, awaiting_receipt, png_bytes, post, reject_data, upload
-from tests.conftest import make_order, make_parcel
+from tests.aftersales.factories import apply, awaiting_receipt, png_bytes, post, reject_data, upload
+from tests.shop.factories import make_order, make_parcel
 
 S = AfterSale.Status
 

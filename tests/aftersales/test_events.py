@@ -6,8 +6,8 @@ import pytest
 
 from aftersales.models import AfterSale, AfterSaleLog, BuyerNotification, RefundEntry
 from shop.models import Buyer, Order, Parcel
-from tests.aftersales.makers import make_after_sale, snapshot
-from tests.conftest import make_order, make_parcel
+from tests.aftersales.factories import make_after_sale, snapshot
+from tests.shop.factories import make_order, make_parcel
 
 APPLIED_AT = "2026-11-22T10:15:00+08:00"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

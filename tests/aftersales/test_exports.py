@@ -16,8 +16,8 @@ from aftersales import exports
 from aftersales.models import AfterSale, ExportJob
 from shop import streaming
 from shop.models import Buyer, Parcel
-from tests.aftersales.test_workbench import make_after_sale
-from tests.conftest import at
+from tests.aftersales.factories import make_after_sale_on_new_order
+from tests.shop.factories import at
 
 S = AfterSale.Status
 
@@ -52,7 +52,7 @@ def en(client):
 
 @pytest.fixture
 def rows(shop, other_shop, yto_outlet):
-    in_transit = make_after_sale(
+    in_transit = make_after_sale_on_new_order(
         shop,
         no="AS-CSV-1",
         order_no="O-CSV-1",
@@ -67,7 +67,7 @@ def rows(shop, other_shop, yto_outlet):
         remark='intercept, "soon"',
         buyer=Buyer.objects.create(external_id="b-csv-1", nickname="小王"),
     )
-    refunded = make_after_sale(
+    refunded = make_after_sale_on_new_order(
         shop,
         no="AS-CSV-2",
         order_no="O-CSV-2",
@@ -82,7 +82,7 @@ def rows(shop, other_shop, yto_outlet):
         title="杯盖",
         buyer=Buyer.objects.create(external_id="b-csv-2", nickname="小李"),
     )
-    other = make_after_sale(other_shop, no="AS-CSV-OTHER", deadline=at("2026-11-23 10:00"))
+    other = make_after_sale_on_new_order(other_shop, no="AS-CSV-OTHER", deadline=at("2026-11-23 10:00"))
     return {"in_transit": in_transit, "refunded": refunded, "other": other}
 
 
@@ -297,7 +297,7 @@ def tricky(shop, yto_outlet):
     """Five after-sales whose cells need quoting or escaping, deadlines one hour apart (so in this order)."""
     texts = ["a, b", 'say "hi"', "两行\n备注", "<b>&amp;</b>", " =1+1 "]
     for i, text in enumerate(texts):
-        make_after_sale(
+        make_after_sale_on_new_order(
             shop,
             no=f"AS-T{i}",
             order_no=f"O-T{i}",

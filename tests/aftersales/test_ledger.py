@@ -8,8 +8,8 @@ from aftersales import ledger
 from aftersales.models import RefundEntry
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
-from tests.aftersales.makers import make_after_sale, snapshot
-from tests.conftest import make_order
+from tests.aftersales.factories import make_after_sale, snapshot
+from tests.shop.factories import make_order
 
 
 @pytest.fixture

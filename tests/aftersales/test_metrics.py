@@ -9,7 +9,7 @@ from django.urls import reverse
 from aftersales import metrics
 from aftersales.models import Actor, AfterSale, AfterSaleLog
 from shop.models import Order, Parcel, TrackingEvent
-from tests.conftest import at, make_merchant, make_order, make_parcel, make_shop
+from tests.shop.factories import at, make_merchant, make_order, make_parcel, make_shop
 
 S = AfterSale.Status
 NOW = at("2026-11-30 12:00")

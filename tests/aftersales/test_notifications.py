@@ -18,9 +18,9 @@ from django_q.tasks import async_task
 from aftersales import notifications, services, tasks
 from aftersales.models import BuyerNotification
 from shop.models import Order
-from shop.platform_events.transport import sign
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import make_order
+from shop.signing import sign
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import make_order
 
 
 class Webhook:

@@ -10,7 +10,7 @@ from django.utils import translation
 from aftersales import rules
 from aftersales.models import AfterSale, RefundEntry
 from shop.models import Order, Parcel
-from tests.conftest import at
+from tests.shop.factories import at
 
 S = AfterSale.Status
 T = AfterSale.Type

@@ -19,7 +19,7 @@ from interception.models import ServiceOrder
 from settlement.models import Claim, Statement
 from shop.management.commands.simulate import Command as Simulate
 from shop.models import OrderLine, Parcel, Shop
-from tests.conftest import EventsClient
+from tests.shop.factories import EventsClient
 
 S = AfterSale.Status
 

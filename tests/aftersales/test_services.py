@@ -11,8 +11,8 @@ from aftersales import ledger, services
 from aftersales.models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, RefundEntry
 from shop.errors import DomainError, NotFound
 from shop.models import Order, OrderLine, Parcel
-from tests.aftersales.makers import make_after_sale, snapshot
-from tests.conftest import make_order, make_parcel
+from tests.aftersales.factories import make_after_sale, snapshot
+from tests.shop.factories import make_order, make_parcel
 
 S = AfterSale.Status
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

@@ -12,11 +12,12 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from aftersales import ledger, notifications, services, tasks, timeouts
+from aftersales import ledger, notifications, services, tasks
 from aftersales.models import AfterSale, AfterSaleLog, BuyerNotification, RefundEntry
+from aftersales.services import timeouts
 from shop.models import Order, OrderLine, Parcel
-from tests.aftersales.makers import make_after_sale, snapshot
-from tests.conftest import at, make_order, make_parcel
+from tests.aftersales.factories import make_after_sale, snapshot
+from tests.shop.factories import at, make_order, make_parcel
 
 S = AfterSale.Status
 NOW = at("2026-11-25 12:00")

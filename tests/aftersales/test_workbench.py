@@ -17,67 +17,12 @@ from aftersales import filters, selectors
 from aftersales.models import AfterSale, AfterSaleLog
 from shop import keyset
 from shop.models import Buyer, Order, OrderLine, Parcel
-from tests.conftest import at, make_courier, make_merchant, make_order, make_outlet, make_parcel
+from tests.aftersales.factories import make_after_sale_on_new_order
+from tests.shop.factories import at, make_courier, make_merchant, make_outlet
 
 S = AfterSale.Status
 _seq = itertools.count(1)
 UNSET = object()
-
-
-def make_after_sale(
-    shop,
-    *,
-    no: str = "",
-    status: str = S.PENDING_MERCHANT,
-    type: str = AfterSale.Type.REFUND_ONLY,
-    reason: str = AfterSale.Reason.NOT_RECEIVED,
-    amount: str = "50.00",
-    refunded: str = "0.00",
-    parcel_status: str | None = None,
-    outlet=None,
-    tracking_no: str = "",
-    deadline=UNSET,
-    applied_at=None,
-    flag: str = "",
-    remark: str = "",
-    multi_refund: bool = False,
-    sequence: int = 1,
-    buyer: Buyer | None = None,
-    order_no: str = "",
-    title: str = "保温杯",
-) -> AfterSale:
-    """An after-sale on its own order (and parcel), written straight to the database."""
-    order = make_order(
-        shop,
-        order_no=order_no,
-        status=Order.Status.SHIPPED,
-        buyer=buyer,
-        lines=[{"paid_amount": "1000.00", "title": title}],
-    )
-    parcel = None
-    if parcel_status:
-        parcel = make_parcel(order, outlet=outlet, tracking_no=tracking_no, status=parcel_status)
-    if deadline is UNSET:
-        deadline = timezone.now() + timedelta(hours=40) if status in AfterSale.OPEN_STATUSES else None
-    return AfterSale.objects.create(
-        shop=shop,
-        order=order,
-        line=order.lines.get(),
-        buyer=order.buyer,
-        parcel=parcel,
-        after_sale_no=no or f"AS-W{next(_seq)}",
-        type=type,
-        reason=reason,
-        amount=Decimal(amount),
-        refunded_amount=Decimal(refunded),
-        status=status,
-        sequence=sequence,
-        multi_refund=multi_refund,
-        deadline=deadline,
-        flag=flag,
-        remark=remark,
-        applied_at=applied_at or at("2026-11-21 10:00"),
-    )
 
 
 def in_hours(hours: float, minutes: float = 0) -> timezone.datetime:
@@ -102,7 +47,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
     """Eight after-sales of the demo shop, one of each kind the filters tell apart, and one elsewhere."""
     orange = Buyer.objects.create(external_id="buyer-orange", nickname="大橙子")
     made = {
-        "AS-PENDING": make_after_sale(
+        "AS-PENDING": make_after_sale_on_new_order(
             shop,
             no="AS-PENDING",
             parcel_status=Parcel.Status.IN_TRANSIT,
@@ -113,7 +58,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             applied_at=at("2026-11-19 10:00"),
             buyer=orange,
         ),
-        "AS-REFUSAL": make_after_sale(
+        "AS-REFUSAL": make_after_sale_on_new_order(
             shop,
             no="AS-REFUSAL",
             status=S.REFUND_AFTER_REFUSAL,
@@ -123,7 +68,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             amount="129.00",
             applied_at=at("2026-11-20 23:30"),
         ),
-        "AS-RETURN": make_after_sale(
+        "AS-RETURN": make_after_sale_on_new_order(
             shop,
             no="AS-RETURN",
             status=S.AWAITING_BUYER_RETURN,
@@ -141,7 +86,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             # 07:00 in Shanghai on the 21st is still the 20th in UTC.
             applied_at=at("2026-11-21 07:00"),
         ),
-        "AS-PRICE": make_after_sale(
+        "AS-PRICE": make_after_sale_on_new_order(
             shop,
             no="AS-PRICE",
             status=S.REFUNDED,
@@ -151,7 +96,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             refunded="10.00",
             applied_at=at("2026-11-18 12:00"),
         ),
-        "AS-REFUSED": make_after_sale(
+        "AS-REFUSED": make_after_sale_on_new_order(
             shop,
             no="AS-REFUSED",
             order_no="O-REFUSED",
@@ -162,7 +107,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             flag=AfterSale.Flag.BLUE,
             applied_at=at("2026-11-21 09:00"),
         ),
-        "AS-INTERCEPTED": make_after_sale(
+        "AS-INTERCEPTED": make_after_sale_on_new_order(
             shop,
             no="AS-INTERCEPTED",
             status=S.REFUND_AFTER_REFUSAL,
@@ -173,7 +118,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             applied_at=at("2026-11-19 12:00"),
             buyer=orange,
         ),
-        "AS-RETURNED": make_after_sale(
+        "AS-RETURNED": make_after_sale_on_new_order(
             shop,
             no="AS-RETURNED",
             status=S.REJECTED,
@@ -183,7 +128,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             amount="70.00",
             applied_at=at("2026-11-17 10:00"),
         ),
-        "AS-OUT": make_after_sale(
+        "AS-OUT": make_after_sale_on_new_order(
             shop,
             no="AS-OUT",
             reason=AfterSale.Reason.NO_LONGER_NEEDED,
@@ -194,7 +139,7 @@ def rows(shop, other_shop, yto_outlet, jt_outlet):
             applied_at=at("2026-11-21 10:00"),
         ),
     }
-    made["AS-OTHER"] = make_after_sale(
+    made["AS-OTHER"] = make_after_sale_on_new_order(
         other_shop, no="AS-OTHER", parcel_status=Parcel.Status.IN_TRANSIT, outlet=yto_outlet, deadline=in_hours(1)
     )
     return made
@@ -227,7 +172,7 @@ def test_workbench_lists_what_times_out_first_and_closed_ones_last(client, merch
 def test_equal_deadlines_keep_the_order_they_were_created_in(client, merchant, shop):
     deadline = in_hours(3)
     for no in ("AS-B", "AS-A", "AS-C"):
-        make_after_sale(shop, no=no, deadline=deadline)
+        make_after_sale_on_new_order(shop, no=no, deadline=deadline)
     client.force_login(merchant)
     assert listed(workbench(client)) == ["AS-B", "AS-A", "AS-C"]
 
@@ -340,7 +285,7 @@ def test_rows_show_countdown_tags_parcel_flag_and_detail_link(en, merchant, rows
 
 
 def test_an_overdue_deadline_reads_timed_out(en, merchant, shop):
-    make_after_sale(shop, no="AS-LATE", deadline=timezone.now() - timedelta(minutes=5))
+    make_after_sale_on_new_order(shop, no="AS-LATE", deadline=timezone.now() - timedelta(minutes=5))
     en.force_login(merchant)
     html = workbench(en).content.decode()
     assert '<span class="countdown overdue"' in html
@@ -352,9 +297,11 @@ def test_buyer_shows_the_refund_abuse_hint_highlighted_above_the_threshold(en, m
     greedy = Buyer.objects.create(external_id="greedy", nickname="羊毛")
     recent = timezone.now() - timedelta(days=1)  # the 90 days count back from today, whatever day it is
     for _ in range(3):  # three refund-only requests in 90 days reach the threshold
-        make_after_sale(shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00", applied_at=recent)
+        make_after_sale_on_new_order(
+            shop, buyer=greedy, status=S.REFUNDED, amount="40.00", refunded="40.00", applied_at=recent
+        )
     calm = Buyer.objects.create(external_id="calm", nickname="安静")
-    make_after_sale(shop, no="AS-CALM", buyer=calm, applied_at=recent)
+    make_after_sale_on_new_order(shop, no="AS-CALM", buyer=calm, applied_at=recent)
     en.force_login(merchant)
     html = workbench(en).content.decode()
     assert "90 d refund-only: 3 · 120.00 yuan" in html
@@ -429,7 +376,7 @@ def test_quick_view_counts_stop_at_99_and_never_count_the_whole_table(client, me
 @pytest.fixture
 def hundred(shop, yto_outlet):
     return [
-        make_after_sale(
+        make_after_sale_on_new_order(
             shop,
             parcel_status=Parcel.Status.IN_TRANSIT,
             outlet=yto_outlet,
@@ -544,9 +491,13 @@ def test_last_page_has_no_next_link(client, merchant, hundred):
 @pytest.fixture
 def mixed(shop, yto_outlet):
     """Seven open after-sales with deadlines and six closed ones without: two segments to walk across."""
-    open_ones = [make_after_sale(shop, deadline=in_hours(1 + i % 3)) for i in range(7)]  # shared deadlines too
+    open_ones = [
+        make_after_sale_on_new_order(shop, deadline=in_hours(1 + i % 3)) for i in range(7)
+    ]  # shared deadlines too
     closed = [
-        make_after_sale(shop, status=AfterSale.Status.REFUNDED, deadline=None, parcel_status=Parcel.Status.SIGNED)
+        make_after_sale_on_new_order(
+            shop, status=AfterSale.Status.REFUNDED, deadline=None, parcel_status=Parcel.Status.SIGNED
+        )
         for _ in range(6)
     ]
     return open_ones, closed
@@ -698,8 +649,8 @@ def test_a_withdrawn_request_does_not_count_towards_the_abuse_hint(en, merchant,
     settings.AFTERSALES_ABUSE_THRESHOLD_COUNT = 2
     buyer = Buyer.objects.create(external_id="undecided", nickname="犹豫")
     recent = timezone.now() - timedelta(days=1)
-    make_after_sale(shop, no="AS-W1", buyer=buyer, status=S.CANCELLED, applied_at=recent)
-    make_after_sale(shop, no="AS-W2", buyer=buyer, applied_at=recent)
+    make_after_sale_on_new_order(shop, no="AS-W1", buyer=buyer, status=S.CANCELLED, applied_at=recent)
+    make_after_sale_on_new_order(shop, no="AS-W2", buyer=buyer, applied_at=recent)
     en.force_login(merchant)
     html = workbench(en).content.decode()
     assert "90 d refund-only: 1 · 0.00 yuan" in html

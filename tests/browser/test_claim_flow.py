@@ -15,7 +15,7 @@ from settlement.claims import rules
 from settlement.claims import selectors as claim_selectors
 from settlement.models import Claim
 from shop.models import Shop
-from tests.aftersales.test_actions import png_bytes
+from tests.aftersales.factories import png_bytes
 from tests.browser.test_orders_flow import log_in
 from tests.browser.test_partnership_flow import log_out
 

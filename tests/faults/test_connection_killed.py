@@ -23,9 +23,9 @@ from django.test import Client
 from aftersales import notifications
 from aftersales.models import AfterSale, RefundEntry
 from shop.models import Order, PlatformEvent
-from shop.platform_events.transport import sign
-from tests.aftersales.makers import make_after_sale, snapshot
-from tests.conftest import make_order, make_parcel
+from shop.signing import sign
+from tests.aftersales.factories import make_after_sale, snapshot
+from tests.shop.factories import make_order, make_parcel
 
 pytestmark = [
     pytest.mark.postgres,

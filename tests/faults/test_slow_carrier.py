@@ -26,8 +26,8 @@ from aftersales.models import AfterSale, RefundEntry
 from interception import services
 from interception.models import FeeCharge, ServiceOrder
 from shop.models import Order, OrderLine, Parcel
-from tests.conftest import at, make_order, make_parcel
 from tests.faults.conftest import point_django_q_at
+from tests.shop.factories import at, make_order, make_parcel
 
 pytestmark = pytest.mark.faults
 

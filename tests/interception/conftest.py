@@ -4,7 +4,7 @@ import pytest
 
 from aftersales import services as aftersales_services
 from shop.models import Order, Parcel
-from tests.conftest import at, make_order, make_parcel
+from tests.shop.factories import at, make_order, make_parcel
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from interception.models import (
     ServiceOrderLog,
 )
 from shop.models import Order
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import make_courier, make_operator, make_order, make_outlet, make_parcel
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import make_courier, make_operator, make_order, make_outlet, make_parcel
 
 P = Partnership.Status
 MODELS = [

@@ -16,7 +16,7 @@ from interception.gateway import CarrierError
 from interception.gateway.simulated import SimulatedGateway
 from interception.models import FeeCharge, ServiceOrder, ServiceOrderLog
 from shop.models import Order
-from tests.conftest import at, make_order, make_parcel
+from tests.shop.factories import at, make_order, make_parcel
 
 from .test_retry import WorkerKilled, die_after_once
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 from aftersales.models import AfterSale, RefundEntry
 from interception.models import AssistantRule, FeeCharge, InterceptionBatch, ServiceOrder
 from shop.models import Parcel
-from tests.conftest import make_courier, make_outlet
+from tests.shop.factories import make_courier, make_outlet
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_assistant_rule_launches_at_once_for_a_matching_refund_only_application(
     events, shop, yto_outlet, django_capture_on_commit_callbacks
 ):
     from shop.models import Order
-    from tests.conftest import make_order, make_parcel
+    from tests.shop.factories import make_order, make_parcel
 
     AssistantRule.objects.create(shop=shop, enabled=True, min_amount=Decimal("0.00"), max_amount=Decimal("500.00"))
     order = make_order(shop, order_no="O-9", status=Order.Status.SHIPPED, lines=[{"paid_amount": "88.00"}])
@@ -167,7 +167,7 @@ def test_assistant_rule_launches_at_once_for_a_matching_refund_only_application(
 
 def test_assistant_rule_outside_its_amount_range_does_nothing(events, shop, yto_outlet):
     from shop.models import Order
-    from tests.conftest import make_order, make_parcel
+    from tests.shop.factories import make_order, make_parcel
 
     AssistantRule.objects.create(shop=shop, enabled=True, min_amount=Decimal("0.00"), max_amount=Decimal("50.00"))
     order = make_order(shop, order_no="O-9", status=Order.Status.SHIPPED, lines=[{"paid_amount": "88.00"}])

@@ -11,8 +11,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 from interception import selectors
 from interception.models import Partnership, PartnershipLog, ServiceOrder
 from shop.models import Order
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import (
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import (
     at,
     make_courier,
     make_merchant,

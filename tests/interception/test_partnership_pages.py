@@ -9,7 +9,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from interception import partnerships
 from interception.models import Partnership, PartnershipLog
-from tests.conftest import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
+from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
 P = Partnership.Status
 

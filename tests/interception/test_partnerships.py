@@ -8,7 +8,7 @@ from django.utils import translation
 from interception import partnerships, selectors
 from interception.models import Partnership, PartnershipLog
 from shop.errors import DomainError, NotFound
-from tests.conftest import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
+from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
 P = Partnership.Status
 

@@ -7,7 +7,7 @@ from interception import services
 from interception.models import FeeCharge, ServiceOrder
 from interception.partnerships import apply_for_partnerships
 from shop.models import Parcel
-from tests.conftest import at
+from tests.shop.factories import at
 
 
 def test_successful_interception_charges_3_yuan_refunds_the_buyer_and_marks_the_parcel(

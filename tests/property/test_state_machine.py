@@ -49,11 +49,11 @@ from interception import callbacks
 from interception import gateway as carrier_gateway
 from interception import services as interception_services
 from interception.gateway import LaunchResult, Precheck
-from interception.gateway.http import sign as sign_callback
 from interception.models import FeeCharge, ServiceOrder
 from shop.errors import DomainError
 from shop.models import Order, OrderLine
 from shop.platform_events import transport
+from shop.signing import sign
 from tests.conftest import make_courier, make_merchant, make_operator, make_outlet, make_shop
 
 pytestmark = pytest.mark.property
@@ -159,7 +159,7 @@ class BackOffice(RuleBasedStateMachine):
         }
         body = json.dumps(envelope, ensure_ascii=False).encode()
         timestamp = int(self.now.timestamp())
-        signature = transport.sign(body, timestamp, django_settings.PLATFORM_EVENTS_SECRET)
+        signature = sign(body, timestamp, django_settings.PLATFORM_EVENTS_SECRET)
         with TestCase.captureOnCommitCallbacks(execute=True):
             answer = transport.handle(body, str(timestamp), signature, now=self.now.timestamp())
         assert answer.status in (200, 409), (event_type, data, answer)
@@ -350,7 +350,7 @@ class BackOffice(RuleBasedStateMachine):
             body["carrier_ref"] = service_order.carrier_ref
         raw = json.dumps(body).encode()
         timestamp = int(self.now.timestamp())
-        signature = sign_callback(raw, timestamp, django_settings.CARRIER_CALLBACK_SECRET)
+        signature = sign(raw, timestamp, django_settings.CARRIER_CALLBACK_SECRET)
         with TestCase.captureOnCommitCallbacks(execute=True):
             answer = callbacks.handle(raw, str(timestamp), signature, now=self.now.timestamp())
         assert answer.status in (200, 409), (body, answer)

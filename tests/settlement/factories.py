@@ -30,8 +30,8 @@ from settlement.models import (
 )
 from settlement.statements import services as statements
 from shop.models import Order, Outlet, Parcel, Shop
-from tests.aftersales.makers import make_after_sale
-from tests.conftest import at, make_order, make_parcel
+from tests.aftersales.factories import make_after_sale
+from tests.shop.factories import at, make_order, make_parcel
 
 _seq = itertools.count(1)
 

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from settlement import selectors
 from settlement.selectors import FeeFilters
-from tests.conftest import at, make_courier, make_operator, make_outlet
 from tests.settlement.factories import make_charge
+from tests.shop.factories import at, make_courier, make_operator, make_outlet
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from tests.conftest import make_operator, make_outlet_user
+from tests.shop.factories import make_operator, make_outlet_user
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from config.settings.base import networks_from_env
 from shop.login_throttle import client_address
-from tests.conftest import make_merchant, make_operator
+from tests.shop.factories import make_merchant, make_operator
 
 LOGIN = "/accounts/login/"
 

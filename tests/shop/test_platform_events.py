@@ -12,8 +12,8 @@ from shop.errors import DomainError, NotFound
 from shop.models import Buyer, Order, OrderLine, Parcel, PlatformEvent, TrackingEvent
 from shop.platform_events import transport
 from shop.platform_events.registry import get_type
-from shop.platform_events.transport import sign
-from tests.conftest import at, make_courier, make_order, make_outlet, make_parcel
+from shop.signing import sign
+from tests.shop.factories import at, make_courier, make_order, make_outlet, make_parcel
 
 URL = "/api/platform/events"
 OCCURRED_AT = "2026-11-22T10:15:00+08:00"

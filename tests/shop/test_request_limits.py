@@ -7,10 +7,10 @@ import pytest
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import resolve, reverse
 
-from aftersales.forms import EVIDENCE_UPLOAD, MAX_EVIDENCE_BYTES
 from aftersales.models import AfterSale, EvidenceImage
 from settlement.models import Claim, Reconciliation
 from settlement.statements import reconciliation
+from shop.evidence import EVIDENCE_UPLOAD, MAX_EVIDENCE_BYTES
 from shop.models import PlatformEvent
 from shop.request_limits import API_BODY_MAX_BYTES, UploadLimit
 from tests import test_tenancy

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from shop import streaming
 from shop.models import Courier
-from tests.conftest import make_courier
+from tests.shop.factories import make_courier
 
 
 def workbook_rows(data: bytes, read_only: bool = True) -> tuple[str, list[tuple]]:

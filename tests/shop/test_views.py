@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from shop.models import Order, Parcel, TrackingEvent
-from tests.conftest import at, make_courier, make_order, make_outlet, make_parcel
+from tests.shop.factories import at, make_courier, make_order, make_outlet, make_parcel
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ import urllib.error
 import urllib.request
 import uuid
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from shop import demo
-from shop.platform_events.transport import sign
+from shop.localtime import SHANGHAI
+from shop.signing import sign
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PATHS = [demo.STATUS_PATHS[name] for name in ("signed", "refused", "intercepted", "out_for_delivery", "exception")]
 
 

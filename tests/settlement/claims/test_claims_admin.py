@@ -10,8 +10,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 from settlement.claims import services as claims
 from settlement.models import Claim
 from shop.models import User
-from tests.conftest import make_operator, make_outlet_user
 from tests.settlement.factories import file, intercepted, state
+from tests.shop.factories import make_operator, make_outlet_user
 
 
 @pytest.fixture

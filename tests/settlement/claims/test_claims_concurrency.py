@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from settlement.claims import services as claims
 from settlement.models import Claim, ClaimLog
 from tests.aftersales.test_concurrency import outcome_kinds, run_together
-from tests.conftest import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 from tests.settlement.factories import IN_WINDOW, file, intercepted
+from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
 pytestmark = [
     pytest.mark.postgres,

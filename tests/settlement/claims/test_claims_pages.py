@@ -13,8 +13,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 from settlement.claims import rules
 from settlement.claims import services as claims
 from settlement.models import Claim
-from tests.conftest import make_merchant, make_outlet, make_outlet_user, make_shop
 from tests.settlement.factories import PNG, intercepted, png, state
+from tests.shop.factories import make_merchant, make_outlet, make_outlet_user, make_shop
 
 DAY = timedelta(days=1)
 

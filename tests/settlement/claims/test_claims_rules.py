@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from settlement.claims import rules
-from tests.conftest import at
+from tests.shop.factories import at
 
 SUCCESS = at("2026-11-01 10:00")  # the interception succeeded, Shanghai time
 US, SECOND, MINUTE = timedelta(microseconds=1), timedelta(seconds=1), timedelta(minutes=1)

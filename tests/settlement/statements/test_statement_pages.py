@@ -10,8 +10,8 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from settlement.models import Reconciliation, Statement
-from tests.conftest import at, make_operator, make_outlet, make_outlet_user
 from tests.settlement.factories import issued_statement, make_charge, snapshot, statement_in
+from tests.shop.factories import at, make_operator, make_outlet, make_outlet_user
 
 ST = Statement.Status
 

@@ -12,8 +12,9 @@ from settlement.models import Statement, StatementLine, StatementLog
 from settlement.statements import services as statements
 from settlement.statements import tasks
 from shop.errors import DomainError, NotFound
-from tests.conftest import SHANGHAI, at, make_outlet, make_outlet_user
+from shop.localtime import SHANGHAI
 from tests.settlement.factories import AFTER_OCTOBER, OCTOBER, issued_statement, make_charge, snapshot, statement_in
+from tests.shop.factories import at, make_outlet, make_outlet_user
 
 ST = Statement.Status
 NOVEMBER = date(2026, 11, 1)

@@ -1,11 +1,13 @@
 """The platform acting on overdue after-sales a chunk at a time: what the every-minute sweep runs.
 
-`time_out_after_sales` does for a chunk what `services.time_out_after_sale` does for one after-sale,
-in one transaction and a fixed number of queries whatever the chunk's size: lock the chunk's orders,
-lines and after-sales (skipping rows another transaction holds), re-check each after-sale under its
-locks and decide as the single service would, then write the refunds (one ledger call), the status
-changes (one UPDATE per new status), the history rows and the buyer notifications (bulk inserts, one
-delivery task after commit). Tests hold the two paths to the same result.
+`time_out_after_sale` acts on one after-sale; `time_out_after_sales` does the same for a chunk, in one
+transaction and a fixed number of queries whatever the chunk's size: lock the chunk's orders, lines
+and after-sales (skipping rows another transaction holds), re-check each after-sale under its locks
+and decide with the single path's helpers (`_due_action`, `base.refund_plan`, `base.check_transition`),
+then write the refunds (one ledger call, `base.ledger_refund` and its one idempotency key), the status
+changes (`base.apply_status`, one UPDATE per new status), the history rows (`base.log_row`, one bulk
+insert) and the buyer notifications (one delivery task after commit). Tests hold the two paths to the
+same result.
 
 If the bulk write fails (something the checks did not foresee breaks a constraint), it is rolled back
 to its savepoint and the chunk's after-sales go through the single service one by one, each in its own
@@ -23,10 +25,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shop.errors import DomainError
+from shop.errors import DomainError, NotFound
 
-from . import ledger, notifications, rules, services
-from .models import Actor, AfterSale, AfterSaleLog
+from .. import ledger, locks, notifications, rules
+from ..models import Actor, AfterSale, AfterSaleLog
+from . import base
 
 logger = logging.getLogger(__name__)
 S = AfterSale.Status
@@ -49,24 +52,59 @@ class _Decision:
     notify: tuple[str, dict] | None  # (kind, extra) of the buyer's notification
 
 
+def _timeout_reason() -> str:
+    return _("The merchant's deadline passed: the platform acted")
+
+
+def _due_action(after_sale: AfterSale, now: datetime) -> rules.TimeoutAction | None:
+    """The platform's action on this locked after-sale if its deadline has passed, else None."""
+    # Due once the deadline has passed: at the deadline itself the merchant may still act.
+    if not after_sale.is_open or after_sale.deadline is None or after_sale.deadline >= now:
+        return None
+    return rules.timeout_action(after_sale.status, after_sale.type)
+
+
+def _next_deadline(action: rules.TimeoutAction, now: datetime) -> datetime | None:
+    return now + action.deadline if action.deadline else None
+
+
+@transaction.atomic
+def time_out_after_sale(*, after_sale_id: int, now: datetime | None = None) -> AfterSale | None:
+    """Take the platform's action on one overdue after-sale. Re-checks under the lock: safe twice."""
+    now = now or timezone.now()
+    try:
+        after_sale = locks.lock_after_sale(after_sale_id)
+    except NotFound:
+        return None
+    action = _due_action(after_sale, now)
+    if action is None:
+        return None
+    reason = _timeout_reason()
+    if action.refund:
+        base.refund(after_sale, actor=Actor.TIMEOUT, at=now, reason=reason)
+    else:
+        deadline = _next_deadline(action, now)
+        base.transition(after_sale, action.to_status, actor=Actor.TIMEOUT, at=now, deadline=deadline, message=reason)
+        if action.to_status == S.AWAITING_BUYER_RETURN:
+            notifications.notify_buyer(after_sale, "return_agreed", at=now)
+    return after_sale
+
+
 def _decide(after_sale: AfterSale, now: datetime, order_left: dict[int, Decimal]) -> _Decision | None:
-    """What services.time_out_after_sale (and its _refund) would do to this locked after-sale; None:
+    """What time_out_after_sale (and its base.refund) would do to this locked after-sale; None:
     nothing. Raises DomainError where it would refuse. `order_left`: what is still refundable on each
     order, less this chunk's refunds so far (updated here).
     """
-    if not after_sale.is_open or after_sale.deadline is None or after_sale.deadline >= now:
-        return None
-    action = rules.timeout_action(after_sale.status, after_sale.type)
+    action = _due_action(after_sale, now)
     if action is None:
         return None
-    reason = _("The merchant's deadline passed: the platform acted")
+    reason = _timeout_reason()
     if not action.refund:
-        deadline = now + action.deadline if action.deadline else None
         notify = ("return_agreed", {}) if action.to_status == S.AWAITING_BUYER_RETURN else None
-        decision = _Decision(after_sale, action.to_status, deadline, reason, None, notify)
+        decision = _Decision(after_sale, action.to_status, _next_deadline(action, now), reason, None, notify)
     else:
-        due = min(after_sale.amount - after_sale.refunded_amount, after_sale.line.refundable_amount)
-        if due <= 0 and after_sale.refunded_amount == 0:
+        to_status, due = base.refund_plan(after_sale)
+        if to_status == S.CLOSED:
             decision = _Decision(after_sale, S.CLOSED, None, _("Nothing is left to refund on the line"), None, None)
         else:
             if due > 0 and due > order_left[after_sale.order_id]:
@@ -77,17 +115,10 @@ def _decide(after_sale: AfterSale, now: datetime, order_left: dict[int, Decimal]
                 )
             notify = ("refunded", {"amount": due})
             decision = _Decision(after_sale, S.REFUNDED, None, reason, due if due > 0 else None, notify)
-    if decision.to_status not in services.TRANSITIONS[after_sale.status]:
-        raise DomainError(_("Invalid status change for a timeout."), code="invalid_transition")
+    base.check_transition(after_sale, decision.to_status)
     if decision.refund:
         order_left[after_sale.order_id] -= decision.refund
     return decision
-
-
-def _log(after_sale: AfterSale, action: str, message: str, at: datetime, **statuses) -> AfterSaleLog:
-    return AfterSaleLog(
-        after_sale=after_sale, action=action, actor=Actor.TIMEOUT, message=str(message)[:500], at=at, **statuses
-    )
 
 
 def _write(decisions: list[_Decision], now: datetime) -> None:
@@ -96,31 +127,23 @@ def _write(decisions: list[_Decision], now: datetime) -> None:
         return
     refunds = [d for d in decisions if d.refund]
     ledger.record_refunds(
-        [
-            ledger.Refund(
-                line=d.after_sale.line,
-                after_sale=d.after_sale,
-                kind=rules.refund_kind(d.after_sale.type),
-                amount=d.refund,
-                actor=Actor.TIMEOUT,
-                reason=d.message,
-                idempotency_key=f"after-sale:{d.after_sale.pk}:refund",
-            )
-            for d in refunds
-        ]
+        [base.ledger_refund(d.after_sale, d.refund, actor=Actor.TIMEOUT, reason=d.message) for d in refunds]
     )
     logs, groups = [], defaultdict(list)
     for d in decisions:
         after_sale = d.after_sale
-        if d.refund:  # as _refund writes it: the refund's row, then the status change's
-            message = _("%(amount)s yuan refunded") % {"amount": f"{d.refund:.2f}"}
-            logs.append(_log(after_sale, AfterSaleLog.Action.REFUND, message, now))
+        if d.refund:  # as base.refund writes it: the refund's row, then the status change's
+            message = base.refund_log_message(d.refund)
+            logs.append(
+                base.log_row(after_sale, AfterSaleLog.Action.REFUND, actor=Actor.TIMEOUT, message=message, at=now)
+            )
         logs.append(
-            _log(
+            base.log_row(
                 after_sale,
                 AfterSaleLog.Action.STATUS,
-                d.message,
-                now,
+                actor=Actor.TIMEOUT,
+                message=d.message,
+                at=now,
                 from_status=after_sale.status,
                 to_status=d.to_status,
             )
@@ -138,10 +161,8 @@ def _write(decisions: list[_Decision], now: datetime) -> None:
     AfterSaleLog.objects.bulk_create(logs)
     notifications.notify_buyers([(d.after_sale, *d.notify) for d in decisions if d.notify], at=now)
     for d in decisions:  # the objects as written, for the caller
-        after_sale = d.after_sale
-        after_sale.status, after_sale.last_actor, after_sale.deadline = d.to_status, Actor.TIMEOUT, d.deadline
-        after_sale.closed_at = None if d.to_status in AfterSale.OPEN_STATUSES else now
-        after_sale.version += 1
+        base.apply_status(d.after_sale, d.to_status, actor=Actor.TIMEOUT, at=now, deadline=d.deadline)
+        d.after_sale.version += 1
 
 
 def time_out_after_sales(*, after_sale_ids: list[int], now: datetime | None = None) -> ChunkResult:
@@ -154,7 +175,7 @@ def time_out_after_sales(*, after_sale_ids: list[int], now: datetime | None = No
     with transaction.atomic():
         # SKIP LOCKED: never waiting means never deadlocking with a writer that locks several
         # after-sales in another order; the sweep takes the skipped ones afterwards, one by one.
-        locked = services.lock_after_sales(after_sale_ids, skip_locked=True)
+        locked = locks.lock_after_sales(after_sale_ids, skip_locked=True)
         unlocked = [pk for pk in after_sale_ids if pk not in locked]
         if unlocked:  # held by another transaction, or gone: only the former are contended
             existing = set(AfterSale.objects.filter(pk__in=unlocked).values_list("pk", flat=True))
@@ -178,7 +199,7 @@ def time_out_after_sales(*, after_sale_ids: list[int], now: datetime | None = No
             for decision in decisions:
                 after_sale_id = decision.after_sale.pk
                 try:  # its own savepoint: the service is atomic
-                    if services.time_out_after_sale(after_sale_id=after_sale_id, now=now) is not None:
+                    if time_out_after_sale(after_sale_id=after_sale_id, now=now) is not None:
                         result.handled.append(after_sale_id)
                 except Exception:
                     logger.exception("timeout of after-sale %s failed", after_sale_id)

@@ -1,0 +1,84 @@
+"""The platform's automatic writes: the parcel's news (the 48-hour rule, a trusted buyer's instant
+refund) and an interception's success, called by the events API and the interception layer."""
+
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+
+from shop.models import Parcel
+
+from .. import locks, rules
+from ..models import Actor, AfterSale, AfterSaleLog
+from . import base
+
+S = AfterSale.Status
+
+PARCEL_RESOLUTIONS = {
+    Parcel.Status.REFUSED: _("the buyer refused the parcel"),
+    Parcel.Status.INTERCEPTED: _("the parcel was intercepted"),
+    Parcel.Status.RETURNING: _("the parcel is on its way back"),
+    Parcel.Status.SIGNED: _("the buyer signed for the parcel"),
+}
+
+
+def react_to_parcel_status(*, parcel: Parcel, status: str, at: datetime) -> list[AfterSale]:
+    """Apply the 48-hour rule (and a trusted buyer's instant refund) to the parcel's open after-sales.
+
+    Returns the after-sales whose deadline or status changed.
+    """
+    if status not in PARCEL_RESOLUTIONS:
+        return []
+    changed = []
+    candidates = (
+        AfterSale.objects.filter(line__parcels=parcel, status=S.REFUND_AFTER_REFUSAL)
+        .order_by("order_id", "line_id", "id")
+        .values_list("pk", flat=True)
+    )
+    for after_sale_id in list(candidates):
+        after_sale = locks.lock_after_sale(after_sale_id)
+        if after_sale.status != S.REFUND_AFTER_REFUSAL:
+            continue
+        message = PARCEL_RESOLUTIONS[status]
+        if status == Parcel.Status.REFUSED and after_sale.order.buyer.trusted:
+            base.refund(after_sale, actor=Actor.PLATFORM, at=at, reason=_("A trusted buyer refused the parcel"))
+            changed.append(after_sale)
+            continue
+        new_deadline = rules.deadline_after_parcel_resolved(after_sale.deadline, at)
+        if base.set_deadline(after_sale, new_deadline, actor=Actor.PLATFORM, message=message, at=at):
+            changed.append(after_sale)
+    return changed
+
+
+def refund_after_interception(
+    *, after_sale_id: int, at: datetime, label: str, locked: AfterSale | None = None
+) -> AfterSale | None:
+    """Interception succeeded: the 48-hour rule, the interception date in the remark and flag, and the
+    automatic refund whoever the buyer is. Safe twice: a refunded after-sale is left as it is.
+
+    `locked`: the after-sale as lock_after_sale returned it, when the caller already holds its locks in
+    this transaction (the interception result does): not locked and read a second time.
+    """
+    after_sale = locked if locked is not None else locks.lock_after_sale(after_sale_id)
+    changed = []
+    if label not in after_sale.remark:
+        after_sale.remark = f"{label} {after_sale.remark}".strip()[:500]
+        after_sale.flag = AfterSale.Flag.BLUE
+        changed += ["remark", "flag"]
+    refund = after_sale.is_open and after_sale.status != S.ARBITRATION
+    if refund and after_sale.deadline is not None:
+        deadline = rules.deadline_after_parcel_resolved(after_sale.deadline, at)
+        if deadline != after_sale.deadline:
+            after_sale.deadline = deadline
+            changed.append("deadline")
+    if changed:  # one write and one insert for both: this runs once per parcel of a bulk interception
+        base.save(after_sale, *changed)
+        logs = [(AfterSaleLog.Action.REMARK, label)] if "remark" in changed else []
+        if "deadline" in changed:
+            logs.append((AfterSaleLog.Action.DEADLINE, PARCEL_RESOLUTIONS[Parcel.Status.INTERCEPTED]))
+        AfterSaleLog.objects.bulk_create(
+            AfterSaleLog(after_sale=after_sale, action=action, actor=Actor.INTERCEPTION, message=str(text)[:500], at=at)
+            for action, text in logs
+        )
+    if refund:
+        base.refund(after_sale, actor=Actor.INTERCEPTION, at=at, reason=_("The parcel was intercepted"))
+    return after_sale
