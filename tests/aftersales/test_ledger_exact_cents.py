@@ -14,7 +14,7 @@ from django.db import connection
 
 from aftersales import ledger
 from shop.models import Order, OrderLine
-from tests.conftest import make_order
+from tests.shop.factories import make_order
 
 
 @pytest.mark.xfail(

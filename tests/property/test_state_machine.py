@@ -54,7 +54,7 @@ from shop.errors import DomainError
 from shop.models import Order, OrderLine
 from shop.platform_events import transport
 from shop.signing import sign
-from tests.conftest import make_courier, make_merchant, make_operator, make_outlet, make_shop
+from tests.shop.factories import make_courier, make_merchant, make_operator, make_outlet, make_shop
 
 pytestmark = pytest.mark.property
 

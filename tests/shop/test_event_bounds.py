@@ -13,7 +13,7 @@ import pytest
 from aftersales.models import AfterSale, RefundEntry
 from shop.models import Buyer, Order, OrderLine, Parcel, PlatformEvent, TrackingEvent
 from shop.platform_events.payload import MAX_DEPTH, MAX_INTEGER
-from tests.conftest import at, make_order, make_parcel
+from tests.shop.factories import at, make_order, make_parcel
 
 OCCURRED_AT = "2026-11-22T10:15:00+08:00"
 
