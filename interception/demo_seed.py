@@ -96,7 +96,7 @@ def seed_service_orders(shop: Shop, owner, rng: random.Random, now: datetime) ->
     for (status, days, via, failure), order in zip(SERVICE_ORDERS, orders, strict=False):
         launched_at = now - timedelta(days=days, hours=rng.uniform(1, 5))
         line = order.lines.order_by("line_no").first()
-        with demo_clock(launched_at - timedelta(hours=1)), transaction.atomic():
+        with transaction.atomic():
             after_sale = aftersales_services.apply_for_after_sale(
                 after_sale_no=f"AS-DSI{order.pk:05d}",
                 order_no=order.order_no,
