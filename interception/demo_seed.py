@@ -13,8 +13,9 @@ from aftersales.demo_seed import demo_clock
 from aftersales.models import AfterSale
 from shop.models import Order, Outlet, Parcel, Shop, User
 
-from . import partnerships, services
+from . import services
 from .models import AssistantRule, Partnership, ServiceOrder
+from .services import partnerships
 
 PARTNERSHIPS = [
     # shop, outlet, fee, what happens next
