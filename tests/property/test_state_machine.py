@@ -326,7 +326,7 @@ class BackOffice(RuleBasedStateMachine):
         ScriptedCarrier.answer, ScriptedCarrier.at = answer, self.now
         with TestCase.captureOnCommitCallbacks(execute=True):
             created, _skipped = interception_services.launch_interceptions(
-                shop=self.world.shop, user=self.world.merchant, after_sale_ids=ids, via="bulk"
+                shop=self.world.shop, user=self.world.merchant, after_sale_ids=ids, via="bulk", at=self.now
             )
         return multiple(*[service_order.pk for service_order in created])
 
