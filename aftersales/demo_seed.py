@@ -1,9 +1,9 @@
 """After-sales demo data. `seed_demo` (app `shop`) calls `seed()` once the shops' orders exist.
 
 A month of after-sales work is replayed through the real services, on the orders the shop seed
-made, in the order it would have happened. The services read the time from
-`django.utils.timezone.now()`, so each step runs under a demo clock set to its moment: history
-rows, refunds, deadlines and the metrics page then look like real past work. Produced: every
+made, in the order it would have happened. Each step passes its moment to the service (`at=`), so
+history rows, refunds, deadlines and the metrics page look like real past work; the buyers'
+notifications of that history are left to the retry sweep (`notifications.delivery_by_sweep()`). Produced: every
 status; refund after refusal with parcels still moving, then signed, refused or intercepted;
 repeat refunds (sequence 2–3); deadlines about to expire (< 12 h) and a few overdue; flags and
 remarks; one refund-only buyer above the abuse threshold. Idempotent: a shop that already has
@@ -13,12 +13,9 @@ after-sales is left alone.
 import itertools
 import random
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -108,13 +105,6 @@ ABUSE_SHOP = "demo-shop"
 ABUSE_APPLICATIONS = 6  # refund-only requests of one buyer: above AFTERSALES_ABUSE_THRESHOLD_COUNT
 
 
-@contextmanager
-def demo_clock(at: datetime) -> Iterator[None]:
-    """Run services as if it were `at`: they (and auto_now fields) read django.utils.timezone.now()."""
-    with mock.patch.object(timezone, "now", new=lambda: at):
-        yield
-
-
 class Skip(Exception):
     """The order cannot serve this scenario (its timeline does not fit): try another one."""
 
@@ -131,7 +121,7 @@ class Candidate:
 def seed(*, stdout, rng: random.Random, now: datetime) -> None:
     # The replayed history's buyer notifications are due at once: the every-minute retry sweep
     # delivers them. Queueing one worker task each would double the seed's time for nothing.
-    with mock.patch.object(notifications, "_enqueue", lambda notification: None):
+    with notifications.delivery_by_sweep():
         for code, plan in PLANS.items():
             shop = Shop.objects.filter(code=code).first()
             if shop is None or AfterSale.objects.filter(shop=shop).exists():
@@ -258,54 +248,45 @@ class Replay:
     # --- the steps, through the services, each at its moment -----------------------------------
     def apply(self, candidate, at, *, type, reason, amount=None, note="") -> AfterSale:
         line = OrderLine.objects.get(pk=candidate.line.pk)
-        with demo_clock(at):
-            return services.apply_for_after_sale(
-                after_sale_no=f"AS{self.prefix}{self.now:%y%m}{next(self.numbers):05d}",
-                order_no=candidate.order.order_no,
-                line_no=line.line_no,
-                type=type,
-                reason=reason,
-                amount=amount if amount is not None else line.refundable_amount,
-                note=note or (self.rng.choice(NOT_RECEIVED_NOTES if reason == R.NOT_RECEIVED else RETURN_NOTES)),
-                at=at,
-            )
+        return services.apply_for_after_sale(
+            after_sale_no=f"AS{self.prefix}{self.now:%y%m}{next(self.numbers):05d}",
+            order_no=candidate.order.order_no,
+            line_no=line.line_no,
+            type=type,
+            reason=reason,
+            amount=amount if amount is not None else line.refundable_amount,
+            note=note or (self.rng.choice(NOT_RECEIVED_NOTES if reason == R.NOT_RECEIVED else RETURN_NOTES)),
+            at=at,
+        )
 
     def move_parcel(self, candidate, status, at) -> None:
         """A tracking update, then the after-sales reaction, as the `parcel.status` event does."""
         parcel = candidate.parcel
-        with demo_clock(at):
-            result = shop_services.record_parcel_status(
-                courier_code=parcel.courier.code,
-                tracking_no=parcel.tracking_no,
-                status=status,
-                at=at,
-                note=demo.TRACKING_NOTES[status],
-            )
-            if result.moved and result.previous_status != status:
-                services.react_to_parcel_status(parcel=result.parcel, status=status, at=at)
+        result = shop_services.record_parcel_status(
+            courier_code=parcel.courier.code,
+            tracking_no=parcel.tracking_no,
+            status=status,
+            at=at,
+            note=demo.TRACKING_NOTES[status],
+        )
+        if result.moved and result.previous_status != status:
+            services.react_to_parcel_status(parcel=result.parcel, status=status, at=at)
 
     def merchant(self, service, after_sale, at, **kwargs) -> AfterSale:
-        with demo_clock(at):
-            return service(after_sale_id=after_sale.pk, shop=self.shop, user=self.user(), **kwargs)
+        return service(after_sale_id=after_sale.pk, shop=self.shop, user=self.user(), at=at, **kwargs)
 
     def reject(self, after_sale, at, reason, note) -> AfterSale:
         evidence = SimpleUploadedFile(f"evidence-{after_sale.after_sale_no}.png", PNG, content_type="image/png")
         return self.merchant(services.reject_after_sale, after_sale, at, reason=reason, note=note, evidence=[evidence])
 
     def time_out(self, after_sale, at) -> None:
-        with demo_clock(at):
-            services.time_out_after_sale(after_sale_id=after_sale.pk, now=at)
+        services.time_out_after_sale(after_sale_id=after_sale.pk, now=at)
 
     def flag(self, after_sale, at, *, flag, remark) -> None:
         version = AfterSale.objects.values_list("version", flat=True).get(pk=after_sale.pk)
-        with demo_clock(at):
-            services.flag_and_remark(
-                shop=self.shop,
-                user=self.user(),
-                versions={after_sale.pk: version},
-                flag=flag,
-                remark=remark,
-            )
+        services.flag_and_remark(
+            shop=self.shop, user=self.user(), versions={after_sale.pk: version}, flag=flag, remark=remark, at=at
+        )
 
     def user(self) -> User | None:
         return self.rng.choice(self.staff) if self.staff else None
@@ -368,16 +349,18 @@ class Replay:
             after_sale = self.merchant(services.agree_refund, after_sale, decided_at)
         if escalate:
             escalated = self.between(decided_at + 2 * HOUR, decided_at + 3 * DAY)
-            with demo_clock(escalated):
-                services.escalate_to_arbitration(
-                    after_sale_id=after_sale.pk, user=self.operator, note="买家申请平台介入：称未收到商品"
-                )
+            services.escalate_to_arbitration(
+                after_sale_id=after_sale.pk, user=self.operator, note="买家申请平台介入：称未收到商品", at=escalated
+            )
             if ruling:
                 ruled = self.between(escalated + HOUR, escalated + 2 * DAY)
-                with demo_clock(ruled):
-                    services.decide_arbitration(
-                        after_sale_id=after_sale.pk, user=self.operator, refund=True, note="平台判定：支持买家退款"
-                    )
+                services.decide_arbitration(
+                    after_sale_id=after_sale.pk,
+                    user=self.operator,
+                    refund=True,
+                    note="平台判定：支持买家退款",
+                    at=ruled,
+                )
 
     def refusal_timeout(self, candidate) -> None:
         """Refund after refusal; nothing happened for 7 days: the platform refunded (timeout)."""
@@ -413,8 +396,7 @@ class Replay:
         applied = self.soon_after(candidate, self.now - 25 * DAY, self.now - 2 * HOUR)
         after_sale = self.apply(candidate, applied, type=type, reason=reason)
         withdrawn = self.between(applied + 10 * MINUTE, applied + 30 * HOUR)
-        with demo_clock(withdrawn):
-            services.cancel_after_sale(after_sale_no=after_sale.after_sale_no, at=withdrawn)
+        services.cancel_after_sale(after_sale_no=after_sale.after_sale_no, at=withdrawn)
 
     def return_flow(self, candidate, *, stage) -> None:
         """Return and refund, taken as far as `stage`."""
@@ -437,13 +419,12 @@ class Replay:
             self.time_out(after_sale, self.deadline(after_sale) + self.rng.uniform(1, 50) * MINUTE)
             return
         shipped = self.between(agreed + 6 * HOUR, agreed + 3 * DAY)
-        with demo_clock(shipped):
-            services.record_return_shipped(
-                after_sale_no=after_sale.after_sale_no,
-                tracking_no=f"SF{self.rng.randint(10**11, 10**12 - 1)}",
-                courier="SF",
-                at=shipped,
-            )
+        services.record_return_shipped(
+            after_sale_no=after_sale.after_sale_no,
+            tracking_no=f"SF{self.rng.randint(10**11, 10**12 - 1)}",
+            courier="SF",
+            at=shipped,
+        )
         if stage == S.REFUNDED:
             received = self.between(shipped + DAY, shipped + 4 * DAY)
             self.merchant(services.confirm_receipt_and_refund, after_sale, received)

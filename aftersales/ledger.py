@@ -12,11 +12,13 @@ UPDATE per table for all of them, all or nothing.
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from shop.errors import DomainError
@@ -36,8 +38,9 @@ def record_refund(
     user=None,
     reason: str = "",
     idempotency_key: str,
+    at: datetime | None = None,
 ) -> RefundEntry:
-    """Pay `amount` back on `line`. The same idempotency key twice records one refund."""
+    """Pay `amount` back on `line` at `at` (now by default). The same idempotency key twice records one refund."""
     existing = RefundEntry.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -75,6 +78,7 @@ def record_refund(
         user=user,
         reason=reason[:200],
         idempotency_key=idempotency_key,
+        created_at=at or timezone.now(),
     )
 
 
@@ -90,6 +94,7 @@ class Refund:
     idempotency_key: str
     reason: str = ""
     user: Any = None
+    at: datetime | None = None  # when it is paid: now by default
 
 
 def _guarded_increment(model, amounts: dict[int, Decimal], cap: str) -> int:
@@ -152,6 +157,7 @@ def record_refunds(refunds: list[Refund]) -> list[RefundEntry]:
         refund.line.refunded_amount = lines[refund.line.pk]
         if refund.after_sale is not None:
             refund.after_sale.refunded_amount = after_sales[refund.after_sale.pk]
+    now = timezone.now()
     created = RefundEntry.objects.bulk_create(
         RefundEntry(
             shop_id=refund.line.order.shop_id,
@@ -164,6 +170,7 @@ def record_refunds(refunds: list[Refund]) -> list[RefundEntry]:
             user=refund.user,
             reason=refund.reason[:200],
             idempotency_key=refund.idempotency_key,
+            created_at=refund.at or now,
         )
         for refund in new
     )

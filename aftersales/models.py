@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from shop.models import MONEY, Buyer, Order, OrderLine, Parcel, Shop
@@ -249,7 +250,8 @@ class RefundEntry(models.Model):
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     # The same refund asked twice (a retried task, a double click) is recorded once.
     idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+    # The moment of the refund, passed by the service that makes it (`at=`); now by default.
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("refund")
@@ -290,7 +292,7 @@ class BuyerNotification(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     class Meta:
@@ -345,7 +347,7 @@ class EvidenceImage(models.Model):
     content_type = models.CharField(_("type"), max_length=50)
     size = models.PositiveIntegerField(_("size"))
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("evidence image")

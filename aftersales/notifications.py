@@ -3,6 +3,9 @@
 Delivery is a django-q2 task per notification, or one per chunk of the timeout sweep (signed POST to
 BUYER_NOTIFICATIONS_URL, like the inbound events), plus a sweep that retries the ones not yet
 acknowledged, with backoff.
+
+`delivery_by_sweep()` is the switch for replayed history (the demo seed): notifications written
+inside it get no task of their own; the every-minute retry sweep delivers them, since they are due.
 """
 
 import http.client
@@ -10,7 +13,10 @@ import json
 import time
 import urllib.error
 import urllib.request
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -38,7 +44,22 @@ MESSAGES = {
 }
 
 
+_deliver_by_sweep: ContextVar[bool] = ContextVar("deliver_by_sweep", default=False)
+
+
+@contextmanager
+def delivery_by_sweep() -> Iterator[None]:
+    """Notifications written in this block get no delivery task: the retry sweep delivers them."""
+    token = _deliver_by_sweep.set(True)
+    try:
+        yield
+    finally:
+        _deliver_by_sweep.reset(token)
+
+
 def _enqueue(notification: BuyerNotification) -> None:
+    if _deliver_by_sweep.get():
+        return
     transaction.on_commit(lambda: async_task("aftersales.notifications.deliver", notification.pk))
 
 
@@ -53,6 +74,7 @@ def _unsaved(after_sale: AfterSale, kind: str, *, at=None, **extra) -> tuple[Buy
         "message": str(MESSAGES[kind]),
         **{key: (f"{value:.2f}" if hasattr(value, "quantize") else value) for key, value in extra.items()},
     }
+    at = at or timezone.now()
     notification = BuyerNotification(
         shop_id=after_sale.shop_id,
         order_id=after_sale.order_id,
@@ -60,14 +82,15 @@ def _unsaved(after_sale: AfterSale, kind: str, *, at=None, **extra) -> tuple[Buy
         after_sale=after_sale,
         kind=kind,
         payload=payload,
-        next_attempt_at=timezone.now() + BACKOFF[0],  # the sweep's safety net if the task is lost
+        created_at=at,
+        next_attempt_at=at + BACKOFF[0],  # the sweep's safety net if the task is lost
     )
     log = AfterSaleLog(
         after_sale=after_sale,
         action=AfterSaleLog.Action.NOTIFICATION,
         actor=Actor.PLATFORM,
         message=str(MESSAGES[kind]),
-        at=at or timezone.now(),
+        at=at,
     )
     return notification, log
 
@@ -90,11 +113,13 @@ def notify_buyers(requests: list[tuple[AfterSale, str, dict]], *, at) -> list[Bu
     created = BuyerNotification.objects.bulk_create([notification for notification, _log in pairs])
     AfterSaleLog.objects.bulk_create([log for _notification, log in pairs])
     ids = [notification.pk for notification in created]
-    transaction.on_commit(lambda: async_task("aftersales.notifications.deliver_many", ids))
+    if not _deliver_by_sweep.get():
+        transaction.on_commit(lambda: async_task("aftersales.notifications.deliver_many", ids))
     return created
 
 
-def notify_card(*, order, line, user) -> BuyerNotification:
+def notify_card(*, order, line, user, at: datetime | None = None) -> BuyerNotification:
+    at = at or timezone.now()
     notification = BuyerNotification.objects.create(
         shop_id=order.shop_id,
         order=order,
@@ -108,7 +133,8 @@ def notify_card(*, order, line, user) -> BuyerNotification:
             "message": str(MESSAGES["card"]),
             "sent_by": user.username,
         },
-        next_attempt_at=timezone.now() + BACKOFF[0],
+        created_at=at,
+        next_attempt_at=at + BACKOFF[0],
     )
     _enqueue(notification)
     return notification

@@ -4,10 +4,10 @@
         [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events]
 
 Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
-migrated, then filled by `seed_scale` up to --after-sales in the shop "scale-shop" unless it holds
-that many already), each part of this package measures what it names and returns its figures. The
-run writes bench/results/latest.json and latest.md, and the table into README.md between its bench
-markers. A part that fails is reported and makes the run exit 1; the others still run.
+migrated, then filled by `bench/seed_scale/` up to --after-sales in the shop "scale-shop" unless it
+holds that many already; `--only=` only seeds), each part of this package measures what it names
+and returns its figures. The run writes bench/results/latest.json and latest.md, and the table into
+README.md between its bench markers. A part that fails is reported and makes the run exit 1; the others still run.
 """
 
 import argparse
@@ -87,17 +87,18 @@ def create_postgres_database(url: str) -> None:
 
 def ensure_volume(after_sales: int, log) -> tuple[int, int, int]:
     """The scale shop with at least `after_sales` after-sales: (shop id, merchant id, count)."""
-    from django.core.management import call_command
     from django.db import connection
 
     from aftersales.models import AfterSale
     from shop.models import Shop, User
 
+    from .seed_scale import seed_scale
+
     shop = Shop.objects.filter(code=SHOP_CODE).first()
     have = AfterSale.objects.filter(shop=shop).count() if shop else 0
     if have < after_sales:
         log(f"seed_scale: {have:,} → {after_sales:,} after-sales (bulk inserts; minutes on PostgreSQL)")
-        call_command("seed_scale", after_sales=after_sales - have, shop=SHOP_CODE, append=have > 0, batch=50_000)
+        seed_scale(after_sales=after_sales - have, shop=SHOP_CODE, append=have > 0, batch=50_000)
         # Fresh statistics and visibility map: the planner and index-only scans see what a live database sees.
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")

@@ -8,11 +8,13 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from shop.admin import ReadOnlyAdminMixin
 from shop.errors import DomainError, NotFound
 
-from . import partnerships
+from . import services
 from .models import (
     AssistantRule,
+    AssistantRuleLog,
     CarrierCallback,
     FeeCharge,
     InterceptionBatch,
@@ -21,19 +23,6 @@ from .models import (
     ServiceOrder,
     ServiceOrderLog,
 )
-
-
-class ReadOnlyAdminMixin:
-    """Rows written by the services only: operators look, they do not add, edit or delete."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PartnershipLogInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -63,7 +52,7 @@ def approve_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.approve_partnership(
+        lambda p: services.approve_partnership(
             partnership_id=p.pk, outlet=p.outlet, user=request.user, note=gettext("Approved by a platform operator.")
         ),
         gettext("%(count)d partnership(s) approved."),
@@ -76,7 +65,7 @@ def reject_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.reject_partnership(
+        lambda p: services.reject_partnership(
             partnership_id=p.pk, outlet=p.outlet, user=request.user, note=gettext("Rejected by a platform operator.")
         ),
         gettext("%(count)d application(s) rejected."),
@@ -89,7 +78,7 @@ def end_partnerships(modeladmin, request, queryset):
         modeladmin,
         request,
         queryset,
-        lambda p: partnerships.end_partnership(
+        lambda p: services.end_partnership(
             partnership_id=p.pk, shop=p.shop, user=request.user, note=gettext("Ended by a platform operator.")
         ),
         gettext("%(count)d partnership(s) ended."),
@@ -142,7 +131,7 @@ class PartnershipLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class ServiceOrderLogInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ServiceOrderLog
     extra = 0
-    fields = ("at", "from_status", "to_status", "message")
+    fields = ("at", "from_status", "to_status", "actor", "user", "message")
     readonly_fields = fields
 
 
@@ -209,8 +198,9 @@ class ServiceOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(ServiceOrderLog)
 class ServiceOrderLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("service_order", "from_status", "to_status", "message", "at")
-    list_filter = ("to_status",)
+    list_display = ("service_order", "from_status", "to_status", "actor", "user", "message", "at")
+    list_filter = ("to_status", "actor")
+    list_select_related = ("service_order", "user")
     search_fields = ("service_order__parcel__tracking_no", "message")
 
 
@@ -240,6 +230,13 @@ class InterceptionBatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("shop__code",)
 
 
+class AssistantRuleLogInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = AssistantRuleLog
+    extra = 0
+    fields = ("at", "user", "enabled", "min_amount", "max_amount", "couriers")
+    readonly_fields = fields
+
+
 @admin.register(AssistantRule)
 class AssistantRuleAdmin(admin.ModelAdmin):
     list_display = ("shop", "enabled", "min_amount", "max_amount", "updated_at")
@@ -247,3 +244,4 @@ class AssistantRuleAdmin(admin.ModelAdmin):
     list_select_related = ("shop",)
     search_fields = ("shop__code", "shop__name")
     filter_horizontal = ("couriers",)
+    inlines = [AssistantRuleLogInline]

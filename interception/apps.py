@@ -7,8 +7,7 @@ class InterceptionConfig(AppConfig):
     verbose_name = _("Courier interception")
 
     def ready(self):
-        from . import assistant, event_handlers, extensions
+        from . import event_handlers, extensions
 
-        assistant.register()
         event_handlers.register()
         extensions.register()

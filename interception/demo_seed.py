@@ -9,12 +9,12 @@ from decimal import Decimal
 from django.db import transaction
 
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import demo_clock
 from aftersales.models import AfterSale
 from shop.models import Order, Outlet, Parcel, Shop, User
 
-from . import partnerships, services
+from . import services
 from .models import AssistantRule, Partnership, ServiceOrder
+from .services import partnerships
 
 PARTNERSHIPS = [
     # shop, outlet, fee, what happens next
@@ -96,7 +96,7 @@ def seed_service_orders(shop: Shop, owner, rng: random.Random, now: datetime) ->
     for (status, days, via, failure), order in zip(SERVICE_ORDERS, orders, strict=False):
         launched_at = now - timedelta(days=days, hours=rng.uniform(1, 5))
         line = order.lines.order_by("line_no").first()
-        with demo_clock(launched_at - timedelta(hours=1)), transaction.atomic():
+        with transaction.atomic():
             after_sale = aftersales_services.apply_for_after_sale(
                 after_sale_no=f"AS-DSI{order.pk:05d}",
                 order_no=order.order_no,
@@ -107,13 +107,14 @@ def seed_service_orders(shop: Shop, owner, rng: random.Random, now: datetime) ->
                 note="快递一直没到，不想要了",
                 at=launched_at - timedelta(hours=1),
             )
-        with demo_clock(launched_at), transaction.atomic():
+        with transaction.atomic():
             created, _skipped = services.launch_interceptions(
                 shop=shop,
                 user=None if via == "assistant_rule" else owner,
                 after_sale_ids=[after_sale.pk],
                 via=via,
                 enqueue=False,
+                at=launched_at,
             )
         if not created:
             continue

@@ -1,4 +1,12 @@
-"""What interception adds to the after-sales pages: the intercept action, the bulk action, row tags."""
+"""What interception adds to the after-sales pages (the intercept action, the bulk action, row tags),
+and the registry through which higher layers add links to its service-order query.
+
+A higher layer (settlement: "not back yet: may complain") registers a provider from its AppConfig.ready();
+interception never imports it, nor names its URLs.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -14,6 +22,33 @@ from aftersales.extensions import (
 
 from . import rules
 from .models import ServiceOrder
+
+
+@dataclass(frozen=True)
+class ServiceOrderLink:
+    """A link on a row of the service-order query: <a class="badge {css_class}" data-{key}-for="{pk}">."""
+
+    key: str  # e.g. "claim"
+    label: str
+    url: str
+    css_class: str = ""  # e.g. "badge-complain"
+
+
+# provider(service_order) -> ServiceOrderLink | None. Pure: no queries (it sees the row's pk and status).
+ServiceOrderLinkProvider = Callable[[ServiceOrder], "ServiceOrderLink | None"]
+_service_order_link_providers: list[ServiceOrderLinkProvider] = []
+
+
+def register_service_order_link(provider: ServiceOrderLinkProvider) -> None:
+    """Add a provider of links for the rows of the service-order query (once; registering again is a no-op)."""
+    if provider not in _service_order_link_providers:
+        _service_order_link_providers.append(provider)
+
+
+def links_for(service_order: ServiceOrder) -> list[ServiceOrderLink]:
+    """The links the registered providers give this service order, in registration order."""
+    return [link for provider in _service_order_link_providers if (link := provider(service_order)) is not None]
+
 
 TAGS = {
     ServiceOrder.Status.SUBMITTED: ("tag-intercepting", gettext_lazy("Intercepting")),

@@ -1,8 +1,11 @@
-"""Forms of the partnership pages and the outlet portal. They check input only; the services decide."""
+"""Forms of the interception pages and the outlet portal. They check input only; the services decide."""
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+from shop.models import Courier
 
 from .selectors import offline_settlement_couriers
 
@@ -64,3 +67,22 @@ class RejectPartnershipForm(forms.Form):
 
 class EndPartnershipForm(forms.Form):
     note = forms.CharField(label=_("Note (optional)"), max_length=NOTE_MAX_LENGTH, required=False)
+
+
+class AssistantRuleForm(forms.Form):
+    enabled = forms.BooleanField(label=_("Intercept and refund automatically"), required=False)
+    min_amount = forms.DecimalField(label=_("From amount (yuan)"), min_value=0, max_digits=12, decimal_places=2)
+    max_amount = forms.DecimalField(label=_("Up to amount (yuan)"), min_value=0, max_digits=12, decimal_places=2)
+    couriers = forms.ModelMultipleChoiceField(
+        label=_("Couriers (none: all)"),
+        queryset=Courier.objects.filter(supports_online_interception=True),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("min_amount") is not None and data.get("max_amount") is not None:
+            if data["min_amount"] > data["max_amount"]:
+                raise forms.ValidationError(gettext("The lower amount must not be above the upper amount."))
+        return data

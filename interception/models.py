@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.models import AfterSale
@@ -20,6 +21,14 @@ class Partnership(models.Model):
         REJECTED = "rejected", _("rejected by the outlet")
         ENDED = "ended", _("ended")  # the merchant ended it
 
+    # Which status may follow which; statuses move only through services.partnerships._transition.
+    # A new partnership starts pending ("" → pending), and one that needs no approval moves on at once.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.PENDING: frozenset({Status.ACTIVE, Status.REJECTED, Status.ENDED}),
+        Status.ACTIVE: frozenset({Status.ENDED}),
+        Status.REJECTED: frozenset(),
+        Status.ENDED: frozenset(),
+    }
     LIVE_STATUSES = (Status.PENDING, Status.ACTIVE)
 
     shop = models.ForeignKey(Shop, on_delete=models.PROTECT, related_name="partnerships", verbose_name=_("shop"))
@@ -121,6 +130,21 @@ class ServiceOrder(models.Model):
         Status.RETURN_FAILED,
     )
     PENDING_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
+    # What a carrier (or the parcel's way back) may report.
+    RESULT_STATUSES = frozenset(
+        {Status.SUCCEEDED, Status.FAILED, Status.RETURNING, Status.RETURNED, Status.RETURN_FAILED}
+    )
+    # Which status may follow which; statuses move only through services.transitions. A result never
+    # moves a service order back, and a failure is final. "processing" again is a re-sent carrier call.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.SUBMITTED: frozenset({Status.PROCESSING}) | RESULT_STATUSES,
+        Status.PROCESSING: RESULT_STATUSES,
+        Status.SUCCEEDED: frozenset({Status.RETURNING, Status.RETURNED, Status.RETURN_FAILED}),
+        Status.RETURNING: frozenset({Status.RETURNED, Status.RETURN_FAILED}),
+        Status.RETURNED: frozenset({Status.RETURN_FAILED}),  # opened, found damaged
+        Status.FAILED: frozenset(),
+        Status.RETURN_FAILED: frozenset(),
+    }
 
     class ReturnFailure(models.TextChoices):
         NONE = "", "—"
@@ -160,7 +184,7 @@ class ServiceOrder(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("launched by")
     )
-    created_at = models.DateTimeField(_("launched at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("launched at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
@@ -193,9 +217,21 @@ class ServiceOrder(models.Model):
 
 
 class ServiceOrderLog(models.Model):
+    """The service order's history: every status change, with who or what moved it."""
+
+    class Actor(models.TextChoices):
+        MERCHANT = "merchant", _("merchant")  # launched (or launched again) by a merchant's user
+        ASSISTANT_RULE = "assistant_rule", _("after-sales assistant rule")  # launched by the shop's rule
+        PLATFORM = "platform", _("platform")  # the carrier task, or the parcel's tracking events
+        CARRIER = "carrier", _("carrier")  # the carrier's answer or callback
+
     service_order = models.ForeignKey(ServiceOrder, on_delete=models.CASCADE, related_name="logs")
     from_status = models.CharField(_("from"), max_length=20, choices=ServiceOrder.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=ServiceOrder.Status.choices)
+    actor = models.CharField(_("actor"), max_length=20, choices=Actor.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("user")
+    )
     message = models.CharField(_("message"), max_length=300, blank=True)
     at = models.DateTimeField(_("at"))
 
@@ -273,3 +309,25 @@ class AssistantRule(models.Model):
 
     def __str__(self):
         return f"{self.shop}: {'on' if self.enabled else 'off'}"
+
+
+class AssistantRuleLog(models.Model):
+    """The assistant rule's history: what each save set, and who saved it. Append-only."""
+
+    rule = models.ForeignKey(AssistantRule, on_delete=models.CASCADE, related_name="logs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("by")
+    )
+    enabled = models.BooleanField(_("enabled"))
+    min_amount = models.DecimalField(_("from amount"), **MONEY)
+    max_amount = models.DecimalField(_("up to amount"), **MONEY)
+    couriers = models.JSONField(_("couriers"), default=list)  # courier codes, sorted; [] = all
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("assistant rule history entry")
+        verbose_name_plural = _("assistant rule history")
+        ordering = ["rule", "at", "id"]
+
+    def __str__(self):
+        return f"{self.rule_id}: {'on' if self.enabled else 'off'} {self.min_amount}–{self.max_amount}"

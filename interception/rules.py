@@ -1,12 +1,13 @@
-"""Interception rules as pure functions: eligibility, fee selection, the assistant rule's match."""
+"""Interception rules as pure functions: eligibility, fee selection, outlets, the assistant rule's match."""
 
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from aftersales.models import AfterSale
-from shop.models import Parcel
+from shop.models import Outlet, Parcel
 
 ONLINE_FEE = Decimal("3.00")  # per order, charged on success, passed on to the courier
 
@@ -62,3 +63,30 @@ def assistant_rule_matches(
     if not min_amount <= amount <= max_amount:
         return False
     return not courier_ids or courier_id in courier_ids
+
+
+def assistant_rule_applies(rule, after_sale: AfterSale, courier_ids: set[int]) -> bool:
+    """Whether the shop's rule intercepts this after-sale now: an open refund-only request whose parcel
+    is still on its way, within the rule's amounts and couriers. `rule` an AssistantRule, read only."""
+    parcel = after_sale.parcel
+    if parcel is None or after_sale.type != AfterSale.Type.REFUND_ONLY or not after_sale.is_open:
+        return False
+    if parcel.status not in Parcel.MOVING_STATUSES:
+        return False
+    return assistant_rule_matches(
+        enabled=rule.enabled,
+        min_amount=rule.min_amount,
+        max_amount=rule.max_amount,
+        courier_ids=courier_ids,
+        amount=after_sale.amount,
+        courier_id=parcel.courier_id,
+    )
+
+
+def outlet_blocker(outlet: Outlet) -> str | None:
+    """Why the merchant cannot choose this outlet for offline settlement, or None."""
+    if not outlet.courier.supports_offline_settlement:
+        return gettext("%(courier)s does not offer offline settlement") % {"courier": outlet.courier.name}
+    if not outlet.uses_platform_ewaybill:
+        return gettext("the outlet does not use the platform e-waybill")
+    return None

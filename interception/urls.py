@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .views import launch, partnerships, service_orders
+from .views import assistant, launch, partnerships, service_orders
 
 app_name = "interception"
 
@@ -18,7 +18,7 @@ urlpatterns = [
     path("service-orders/", service_orders.ServiceOrderListView.as_view(), name="service-orders"),
     path("service-orders/export.csv", service_orders.ServiceOrderCsvView.as_view(), name="service-orders-csv"),
     path("service-orders/export.xlsx", service_orders.ServiceOrderXlsxView.as_view(), name="service-orders-xlsx"),
-    path("assistant/", service_orders.AssistantRuleView.as_view(), name="assistant"),
+    path("assistant/", assistant.AssistantRuleView.as_view(), name="assistant"),
     path("partnerships/", partnerships.PartnershipListView.as_view(), name="partnerships"),
     path("partnerships/apply/", partnerships.PartnershipApplyView.as_view(), name="partnership-apply"),
     path("partnerships/<int:pk>/", partnerships.PartnershipDetailView.as_view(), name="partnership-detail"),

@@ -18,7 +18,6 @@ import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from unittest import mock
 
 from django.conf import settings
 from django.db import transaction
@@ -26,7 +25,6 @@ from django.db.models import Min
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import demo_clock
 from aftersales.models import AfterSale
 from interception import services as interception_services
 from interception.models import FeeCharge, Partnership, PartnershipLog, ServiceOrder
@@ -77,7 +75,7 @@ def seed(*, stdout, rng: random.Random, now: datetime) -> None:
     staff = User.objects.get(username=OUTLET_STAFF)
     running = statements.current_month(now)
     # The replayed buyers' notifications are history: none is queued for delivery.
-    with mock.patch.object(notifications, "_enqueue", lambda notification: None):
+    with notifications.delivery_by_sweep():
         replay = Replay(shop=shop, outlet=outlet, owner=owner, rng=rng, now=now)
         for back, count, _fate in HISTORY:
             replay.month(statements.add_months(running, -back), count)
@@ -113,7 +111,7 @@ class Replay:
         self.earliest = min(self.earliest, succeeded_at - 3 * DAY)
         parcel = self.parcel(succeeded_at)
         applied_at = succeeded_at - self.rng.uniform(20, 90) * MINUTE
-        with demo_clock(applied_at), transaction.atomic():
+        with transaction.atomic():
             after_sale = aftersales_services.apply_for_after_sale(
                 after_sale_no=f"AS-DSH{self.sequence:05d}",
                 order_no=parcel.order.order_no,
@@ -125,9 +123,14 @@ class Replay:
                 at=applied_at,
             )
         launched_at = applied_at + self.rng.uniform(5, 15) * MINUTE
-        with demo_clock(launched_at), transaction.atomic():
+        with transaction.atomic():
             created, _skipped = interception_services.launch_interceptions(
-                shop=self.shop, user=self.owner, after_sale_ids=[after_sale.pk], via="detail", enqueue=False
+                shop=self.shop,
+                user=self.owner,
+                after_sale_ids=[after_sale.pk],
+                via="detail",
+                enqueue=False,
+                at=launched_at,
             )
             if not created:
                 return
@@ -141,8 +144,7 @@ class Replay:
         ):
             if at >= self.now:
                 break
-            with demo_clock(at):
-                interception_services.apply_result(service_order_id=service_order.pk, status=status, occurred_at=at)
+            interception_services.apply_result(service_order_id=service_order.pk, status=status, occurred_at=at)
 
     def parcel(self, succeeded_at: datetime) -> Parcel:
         """A shipped order of the shop whose parcel left from the outlet and is still on its way."""
@@ -203,11 +205,10 @@ def settle_month(shop, outlet, month, fate: str, *, owner, staff, rng) -> None:
     first = FeeCharge.objects.filter(
         shop=shop, outlet=outlet, mode=ServiceOrder.Mode.OFFLINE, charged_at__gte=start, charged_at__lt=end
     ).aggregate(first=Min("charged_at"))["first"]
-    with demo_clock(first or start):  # opened with the month's first offline interception
-        statements.refresh_open_statement(shop=shop, outlet=outlet, month=month)
+    # opened with the month's first offline interception
+    statements.refresh_open_statement(shop=shop, outlet=outlet, month=month, at=first or start)
     closed_at = end + 30 * MINUTE
-    with demo_clock(closed_at):
-        statements.close_month(month=month, now=closed_at)
+    statements.close_month(month=month, now=closed_at)
     statement = Statement.objects.filter(shop=shop, outlet=outlet, month=month).first()
     if statement is None or fate == "issued":
         return
@@ -216,30 +217,30 @@ def settle_month(shop, outlet, month, fate: str, *, owner, staff, rng) -> None:
         rows = bill_rows(statement)
         billed = sum((fee for _no, fee in rows), Decimal("0.00"))
         note = f"我方账单 {len(rows)} 单，合计 {billed:.2f} 元，与对账单 {statement.total:.2f} 元不符，请核对。"
-        with demo_clock(answered_at):
-            statements.dispute_statement(statement_id=statement.pk, outlet=outlet, user=staff, note=note)
+        statements.dispute_statement(statement_id=statement.pk, outlet=outlet, user=staff, note=note, at=answered_at)
         data = write_bill(statement, rows)
-        with demo_clock(answered_at + 3 * HOUR):
-            statements.reconcile_statement(
-                statement_id=statement.pk,
-                shop=shop,
-                user=owner,
-                file_name=f"{BILL_NAME}.csv",
-                bill_lines=reconciliation.read_bill(data=data),
-            )
+        statements.reconcile_statement(
+            statement_id=statement.pk,
+            shop=shop,
+            user=owner,
+            file_name=f"{BILL_NAME}.csv",
+            bill_lines=reconciliation.read_bill(data=data),
+            at=answered_at + 3 * HOUR,
+        )
         return
-    with demo_clock(answered_at):
-        statements.confirm_statement(statement_id=statement.pk, outlet=outlet, user=staff, note="已核对，无误")
+    statements.confirm_statement(
+        statement_id=statement.pk, outlet=outlet, user=staff, note="已核对，无误", at=answered_at
+    )
     if fate == "settled":
         paid_at = answered_at + rng.uniform(24, 72) * HOUR
-        with demo_clock(paid_at):
-            statements.record_payment(
-                statement_id=statement.pk,
-                shop=shop,
-                user=owner,
-                reference=f"CMB{paid_at:%Y%m%d}{rng.randint(1000, 9999)}",
-                amount=statement.total,
-            )
+        statements.record_payment(
+            statement_id=statement.pk,
+            shop=shop,
+            user=owner,
+            reference=f"CMB{paid_at:%Y%m%d}{rng.randint(1000, 9999)}",
+            amount=statement.total,
+            at=paid_at,
+        )
 
 
 def bill_rows(statement: Statement) -> list[tuple[str, Decimal]]:

@@ -123,7 +123,7 @@ def refund_plan(after_sale: AfterSale, amount: Decimal | None = None) -> tuple[s
     return S.REFUNDED, due
 
 
-def ledger_refund(after_sale: AfterSale, amount: Decimal, *, actor, user=None, reason="") -> ledger.Refund:
+def ledger_refund(after_sale: AfterSale, amount: Decimal, *, actor, user=None, reason="", at=None) -> ledger.Refund:
     """The ledger's refund of an after-sale: its kind, its one idempotency key."""
     return ledger.Refund(
         line=after_sale.line,
@@ -134,6 +134,7 @@ def ledger_refund(after_sale: AfterSale, amount: Decimal, *, actor, user=None, r
         user=user,
         reason=reason,
         idempotency_key=refund_idempotency_key(after_sale),
+        at=at,
     )
 
 
@@ -143,6 +144,7 @@ def refund_log_message(amount: Decimal) -> str:
 
 def refund(after_sale: AfterSale, *, actor, user=None, at=None, reason="", amount: Decimal | None = None) -> None:
     """Refund the after-sale (see refund_plan) and close it as refunded, or close it when nothing is due."""
+    at = at or timezone.now()
     to_status, due = refund_plan(after_sale, amount)
     if to_status == S.CLOSED:
         transition(
@@ -150,7 +152,7 @@ def refund(after_sale: AfterSale, *, actor, user=None, at=None, reason="", amoun
         )
         return
     if due > 0:
-        entry = ledger_refund(after_sale, due, actor=actor, user=user, reason=reason)
+        entry = ledger_refund(after_sale, due, actor=actor, user=user, reason=reason, at=at)
         ledger.record_refund(
             line=entry.line,
             after_sale=entry.after_sale,
@@ -160,6 +162,7 @@ def refund(after_sale: AfterSale, *, actor, user=None, at=None, reason="", amoun
             user=entry.user,
             reason=entry.reason,
             idempotency_key=entry.idempotency_key,
+            at=entry.at,
         )
         log(after_sale, AfterSaleLog.Action.REFUND, actor=actor, user=user, at=at, message=refund_log_message(due))
     transition(after_sale, S.REFUNDED, actor=actor, user=user, message=reason, at=at)

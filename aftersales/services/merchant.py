@@ -4,6 +4,7 @@ Each locks the after-sale (another shop's is NotFound), refuses a stale page, ch
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -45,18 +46,22 @@ def _merchant_after_sale(after_sale_id: int, shop: Shop, expected_version: int |
 
 
 @transaction.atomic
-def agree_refund(*, after_sale_id: int, shop: Shop, user, expected_version: int | None = None) -> AfterSale:
+def agree_refund(
+    *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
+) -> AfterSale:
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.agree_refund_blocker(action_facts(after_sale)))
-    base.refund(after_sale, actor=Actor.MERCHANT, user=user, reason=_("The merchant agreed the refund"))
+    base.refund(after_sale, actor=Actor.MERCHANT, user=user, at=at, reason=_("The merchant agreed the refund"))
     return after_sale
 
 
 @transaction.atomic
-def agree_return(*, after_sale_id: int, shop: Shop, user, expected_version: int | None = None) -> AfterSale:
+def agree_return(
+    *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
+) -> AfterSale:
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.agree_return_blocker(action_facts(after_sale)))
-    now = timezone.now()
+    now = at or timezone.now()
     base.transition(
         after_sale,
         S.AWAITING_BUYER_RETURN,
@@ -72,19 +77,28 @@ def agree_return(*, after_sale_id: int, shop: Shop, user, expected_version: int 
 
 @transaction.atomic
 def confirm_receipt_and_refund(
-    *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None
+    *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
 ) -> AfterSale:
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.confirm_receipt_blocker(action_facts(after_sale)))
-    base.refund(after_sale, actor=Actor.MERCHANT, user=user, reason=_("The merchant received the goods back"))
+    base.refund(after_sale, actor=Actor.MERCHANT, user=user, at=at, reason=_("The merchant received the goods back"))
     return after_sale
 
 
 @transaction.atomic
 def reject_after_sale(
-    *, after_sale_id: int, shop: Shop, user, reason: str, note: str, evidence: Iterable, expected_version=None
+    *,
+    after_sale_id: int,
+    shop: Shop,
+    user,
+    reason: str,
+    note: str,
+    evidence: Iterable,
+    expected_version=None,
+    at: datetime | None = None,
 ) -> AfterSale:
     """Reject with a reason from the list and at least one evidence image (already validated)."""
+    at = at or timezone.now()
     evidence = list(evidence)
     if not evidence:
         raise DomainError(_("Attach at least one evidence image."), code="evidence_required")
@@ -96,11 +110,16 @@ def reject_after_sale(
     base.save(after_sale, "reject_reason", "reject_note")
     for upload in evidence:
         EvidenceImage.objects.create(
-            after_sale=after_sale, image=upload, content_type=upload.content_type, size=upload.size, uploaded_by=user
+            after_sale=after_sale,
+            image=upload,
+            content_type=upload.content_type,
+            size=upload.size,
+            uploaded_by=user,
+            uploaded_at=at,
         )
     label = AfterSale.RejectReason(reason).label
-    base.transition(after_sale, S.REJECTED, actor=Actor.MERCHANT, user=user, message=f"{label} {note}".strip())
-    notifications.notify_buyer(after_sale, "rejected", reason=str(label), note=note)
+    base.transition(after_sale, S.REJECTED, actor=Actor.MERCHANT, user=user, at=at, message=f"{label} {note}".strip())
+    notifications.notify_buyer(after_sale, "rejected", at=at, reason=str(label), note=note)
     return after_sale
 
 
@@ -114,6 +133,7 @@ def pay_small_amount(
     reason: str,
     idempotency_key: str,
     expected_version: int | None = None,
+    at: datetime | None = None,
 ) -> AfterSale:
     """Merchant-initiated compensation (小额打款) on the after-sale's line, into the ledger.
 
@@ -135,12 +155,14 @@ def pay_small_amount(
         user=user,
         reason=reason,
         idempotency_key=key,
+        at=at,
     )
     base.log(
         after_sale,
         AfterSaleLog.Action.REFUND,
         actor=Actor.MERCHANT,
         user=user,
+        at=at,
         message=_("Small payment of %(amount)s yuan: %(reason)s") % {"amount": f"{amount:.2f}", "reason": reason},
     )
     base.save(after_sale)
@@ -149,7 +171,13 @@ def pay_small_amount(
 
 @transaction.atomic
 def flag_and_remark(
-    *, shop: Shop, user, versions: dict[int, int], flag: str | None = None, remark: str | None = None
+    *,
+    shop: Shop,
+    user,
+    versions: dict[int, int],
+    flag: str | None = None,
+    remark: str | None = None,
+    at: datetime | None = None,
 ) -> list[AfterSale]:
     """Set the flag and/or remark of one or many after-sales; all or none if any page was stale."""
     if flag is None and remark is None:
@@ -164,7 +192,7 @@ def flag_and_remark(
         raise NotFound(_("After-sale not found."))
     for after_sale in rows:
         base.check_version(after_sale, versions[after_sale.pk])
-    now = timezone.now()
+    now = at or timezone.now()
     for after_sale in rows:
         fields = []
         if flag is not None and flag != after_sale.flag:
@@ -189,7 +217,13 @@ def flag_and_remark(
 
 @transaction.atomic
 def send_after_sale_card(
-    *, shop: Shop, user, line_id: int, after_sale_id: int | None = None, expected_version: int | None = None
+    *,
+    shop: Shop,
+    user,
+    line_id: int,
+    after_sale_id: int | None = None,
+    expected_version: int | None = None,
+    at: datetime | None = None,
 ):
     """Invite the buyer to apply (飞鸽 card), only when the application rules allow an application.
 
@@ -211,13 +245,14 @@ def send_after_sale_card(
         rules.check_application(application_facts(order, line), type=AfterSale.Type.REFUND_ONLY, amount=None)
     except rules.Refusal as refusal:
         raise DomainError(refusal.message, code=refusal.code) from None
-    notification = notifications.notify_card(order=order, line=line, user=user)
+    notification = notifications.notify_card(order=order, line=line, user=user, at=at)
     if after_sale is not None:
         base.log(
             after_sale,
             AfterSaleLog.Action.NOTIFICATION,
             actor=Actor.MERCHANT,
             user=user,
+            at=at,
             message=notifications.MESSAGES["card"],
         )
     return notification

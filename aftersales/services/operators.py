@@ -1,5 +1,7 @@
 """Platform operators' writes (the admin actions): escalate to arbitration and decide it."""
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -13,7 +15,7 @@ S = AfterSale.Status
 
 
 @transaction.atomic
-def escalate_to_arbitration(*, after_sale_id: int, user, note: str = "") -> AfterSale:
+def escalate_to_arbitration(*, after_sale_id: int, user, note: str = "", at: datetime | None = None) -> AfterSale:
     """Platform intervention (平台介入): operators will decide. No merchant deadline runs meanwhile."""
     after_sale = locks.lock_after_sale(after_sale_id)
     base.transition(
@@ -23,12 +25,15 @@ def escalate_to_arbitration(*, after_sale_id: int, user, note: str = "") -> Afte
         user=user,
         message=note or _("Escalated to platform arbitration"),
         deadline=None,
+        at=at,
     )
     return after_sale
 
 
 @transaction.atomic
-def decide_arbitration(*, after_sale_id: int, user, refund: bool, note: str = "") -> AfterSale:
+def decide_arbitration(
+    *, after_sale_id: int, user, refund: bool, note: str = "", at: datetime | None = None
+) -> AfterSale:
     """An operator's ruling on an after-sale in arbitration: refund the buyer, or reject for the merchant."""
     after_sale = locks.lock_after_sale(after_sale_id)
     if after_sale.status != S.ARBITRATION:
@@ -43,9 +48,11 @@ def decide_arbitration(*, after_sale_id: int, user, refund: bool, note: str = ""
                 _("Nothing is left to refund on the line of after-sale %(no)s.") % {"no": after_sale.after_sale_no},
                 code="nothing_refundable",
             )
-        base.refund(after_sale, actor=Actor.OPERATOR, user=user, reason=note or _("Platform arbitration: refund"))
+        base.refund(
+            after_sale, actor=Actor.OPERATOR, user=user, at=at, reason=note or _("Platform arbitration: refund")
+        )
     else:
         message = note or _("Platform arbitration: rejected")
-        base.transition(after_sale, S.REJECTED, actor=Actor.OPERATOR, user=user, message=message)
-        notifications.notify_buyer(after_sale, "rejected", reason=str(message), note=note)
+        base.transition(after_sale, S.REJECTED, actor=Actor.OPERATOR, user=user, at=at, message=message)
+        notifications.notify_buyer(after_sale, "rejected", at=at, reason=str(message), note=note)
     return after_sale

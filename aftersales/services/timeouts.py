@@ -127,7 +127,7 @@ def _write(decisions: list[_Decision], now: datetime) -> None:
         return
     refunds = [d for d in decisions if d.refund]
     ledger.record_refunds(
-        [base.ledger_refund(d.after_sale, d.refund, actor=Actor.TIMEOUT, reason=d.message) for d in refunds]
+        [base.ledger_refund(d.after_sale, d.refund, actor=Actor.TIMEOUT, reason=d.message, at=now) for d in refunds]
     )
     logs, groups = [], defaultdict(list)
     for d in decisions:

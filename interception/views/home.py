@@ -1,13 +1,11 @@
 from datetime import timedelta
 
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.views.generic import TemplateView
 
 from shop.access import MerchantRequiredMixin
 
-from ..batches import batch_progress, batch_service_orders, batches_for_shop
-from ..models import FeeCharge, ServiceOrder
+from .. import selectors
 
 
 class InterceptionHomeView(MerchantRequiredMixin, TemplateView):
@@ -19,18 +17,6 @@ class InterceptionHomeView(MerchantRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         since = timezone.now() - timedelta(days=7)
-        S = ServiceOrder.Status
-        context["week"] = ServiceOrder.objects.filter(shop=self.shop, created_at__gte=since).aggregate(
-            launched=Count("id"),
-            succeeded=Count("id", filter=~Q(status__in=[S.SUBMITTED, S.PROCESSING, S.FAILED])),
-            failed=Count("id", filter=Q(status=S.FAILED)),
-            pending=Count("id", filter=Q(status__in=[S.SUBMITTED, S.PROCESSING])),
-        )
-        context["week_fees"] = FeeCharge.objects.filter(shop=self.shop, charged_at__gte=since).aggregate(
-            online=Sum("amount", filter=Q(mode="online")), offline=Sum("amount", filter=Q(mode="offline"))
-        )
-        batches = list(batches_for_shop(shop=self.shop).select_related("created_by")[: self.RECENT_BATCHES])
-        context["batches"] = [
-            (batch, batch_progress(batch=batch, orders=batch_service_orders(batch=batch))) for batch in batches
-        ]
+        context.update(selectors.week_summary(shop=self.shop, since=since))
+        context["batches"] = selectors.recent_batches_with_progress(shop=self.shop, limit=self.RECENT_BATCHES)
         return context

@@ -18,13 +18,11 @@ from django.views import View
 from django.views.generic import DetailView
 
 from aftersales.filters import filtered_after_sales
-from aftersales.models import AfterSale
 from aftersales.selectors import after_sales_for_shop
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError
 
-from .. import batches as selectors
-from .. import services
+from .. import selectors, services
 from ..models import ServiceOrder
 
 MAX_BULK = 5000  # one batch; the workbench's "all filtered" beyond this asks to narrow the filters
@@ -71,14 +69,7 @@ class InterceptView(MerchantRequiredMixin, View):
 
     def get(self, request, after_sale_no):
         after_sale = get_object_or_404(after_sales_for_shop(shop=self.shop), after_sale_no=after_sale_no)
-        siblings = list(
-            AfterSale.objects.filter(
-                shop=self.shop,
-                order_id=after_sale.order_id,
-                type=AfterSale.Type.REFUND_ONLY,
-                status__in=AfterSale.OPEN_STATUSES,
-            ).values_list("pk", flat=True)
-        )
+        siblings = selectors.open_refund_only_siblings(shop=self.shop, after_sale=after_sale)
         candidates = services.candidates_for(shop=self.shop, after_sale_ids=sorted({after_sale.pk, *siblings}))
         context = {"after_sale": after_sale, "candidates": candidates, "via": self.via, **preview_context(candidates)}
         return render(request, self.template_name, context)

@@ -1,8 +1,7 @@
 """The outlet portal: staff of one courier outlet see and answer only their own outlet's business."""
 
-from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -11,11 +10,10 @@ from django_filters.views import FilterView
 
 from shop import streaming
 from shop.access import OutletStaffRequiredMixin
-from shop.errors import DomainError, NotFound
 from shop.pagination import PagedTableMixin
-from shop.views import form_errors_message
+from shop.views import PostActionView
 
-from .. import partnerships, selectors
+from .. import selectors, services
 from ..filters import OutletServiceOrderFilter
 from ..forms import ApprovePartnershipForm, RejectPartnershipForm
 from ..models import Partnership
@@ -59,44 +57,37 @@ class OutletPartnershipDetailView(OutletStaffRequiredMixin, DetailView):
         return context
 
 
-class OutletPartnershipAnswerView(OutletStaffRequiredMixin, View):
+class OutletPartnershipAnswerView(OutletStaffRequiredMixin, PostActionView):
     """POST only (login and role checks first): one form, one service call, back to the portal.
 
     The application is looked up within this outlet (and the service locks it within the outlet too):
     another outlet's is a 404, exactly like a missing one.
     """
 
-    http_method_names = ["post", "options"]
-    form_class: type
     service: staticmethod
-    success_message = ""
 
-    def post(self, request, pk):
-        partnership = get_object_or_404(selectors.partnerships_for_outlet(outlet=self.outlet), pk=pk)
-        form = self.form_class(request.POST)
-        if not form.is_valid():
-            messages.error(request, form_errors_message(form))
-            return redirect("outlet:portal")
-        try:
-            self.service(partnership_id=partnership.pk, outlet=self.outlet, user=request.user, **form.cleaned_data)
-        except NotFound:
-            raise Http404 from None
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(request, self.success_message % {"shop": partnership.shop.name})
-        return redirect("outlet:portal")
+    def get_object(self):
+        return get_object_or_404(selectors.partnerships_for_outlet(outlet=self.outlet), pk=self.kwargs["pk"])
+
+    def perform(self, partnership, data: dict) -> None:
+        self.service(partnership_id=partnership.pk, outlet=self.outlet, user=self.request.user, **data)
+
+    def get_success_message(self) -> str:
+        return self.success_message % {"shop": self.object.shop.name}
+
+    def get_success_url(self) -> str:
+        return reverse("outlet:portal")
 
 
 class OutletPartnershipApproveView(OutletPartnershipAnswerView):
     form_class = ApprovePartnershipForm
-    service = staticmethod(partnerships.approve_partnership)
+    service = staticmethod(services.approve_partnership)
     success_message = gettext_lazy("Approved: offline settlement with %(shop)s is effective now.")
 
 
 class OutletPartnershipRejectView(OutletPartnershipAnswerView):
     form_class = RejectPartnershipForm
-    service = staticmethod(partnerships.reject_partnership)
+    service = staticmethod(services.reject_partnership)
     success_message = gettext_lazy("The application of %(shop)s was rejected.")
 
 

@@ -2,32 +2,20 @@
 
 from urllib.parse import urlencode
 
-from django.contrib import messages
-from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views import View
 from django.views.generic import DetailView
 
 from shop.access import MerchantRequiredMixin
-from shop.errors import DomainError, NotFound
 from shop.pagination import PagedTableView
+from shop.views import PostActionView
 
-from .. import partnerships, rules, selectors
+from .. import rules, selectors, services
 from ..forms import CourierChoiceForm, EndPartnershipForm, PartnershipApplyForm
 from ..models import Partnership
 from ..tables import PartnershipTable
-
-
-def form_errors_message(form) -> str:
-    """One line naming each invalid field and why, for a message above the page."""
-    parts = []
-    for name, errors in form.errors.items():
-        label = form.fields[name].label if name in form.fields else ""
-        parts.append(f"{label}: {' '.join(errors)}" if label else " ".join(errors))
-    return _("Nothing was done: %(errors)s") % {"errors": "; ".join(parts)}
 
 
 class PartnershipListView(MerchantRequiredMixin, PagedTableView):
@@ -58,30 +46,28 @@ class PartnershipListView(MerchantRequiredMixin, PagedTableView):
         return context
 
 
-class PartnershipApplyView(MerchantRequiredMixin, View):
+class PartnershipApplyView(MerchantRequiredMixin, PostActionView):
     """POST only; the login and role checks run first (anonymous visitors are sent to log in)."""
 
-    http_method_names = ["post", "options"]
+    form_class = PartnershipApplyForm
 
-    def post(self, request):
-        form = PartnershipApplyForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, form_errors_message(form))
-            return redirect(self._back(request.POST.get("courier", "")))
-        data = form.cleaned_data
-        try:
-            created = partnerships.apply_for_partnerships(
-                shop=self.shop,
-                user=request.user,
-                courier_code=data["courier"],
-                outlet_ids=data["outlets"],
-                fee=data["fee"],
-            )
-        except DomainError as error:
-            messages.error(request, error.message)
-            return redirect(self._back(data["courier"]))
-        messages.success(request, self._success_message(created))
-        return redirect("interception:partnerships")
+    def perform(self, obj, data: dict) -> str:
+        self.courier_code = data["courier"]
+        created = services.apply_for_partnerships(
+            shop=self.shop,
+            user=self.request.user,
+            courier_code=data["courier"],
+            outlet_ids=data["outlets"],
+            fee=data["fee"],
+        )
+        return self._success_message(created)
+
+    def get_success_url(self) -> str:
+        return reverse("interception:partnerships")
+
+    def get_failure_url(self) -> str:
+        # Back to the courier's outlets: the cleaned code after a refusal, the posted one after bad input.
+        return self._back(getattr(self, "courier_code", self.request.POST.get("courier", "")))
 
     @staticmethod
     def _back(courier_code: str) -> str:
@@ -121,27 +107,19 @@ class PartnershipDetailView(MerchantRequiredMixin, DetailView):
         return context
 
 
-class PartnershipEndView(MerchantRequiredMixin, View):
+class PartnershipEndView(MerchantRequiredMixin, PostActionView):
     """POST only: the merchant ends a pending or active partnership, with an optional note."""
 
-    http_method_names = ["post", "options"]
+    form_class = EndPartnershipForm
 
-    def post(self, request, pk):
-        partnership = get_object_or_404(selectors.partnerships_for_shop(shop=self.shop), pk=pk)
-        form = EndPartnershipForm(request.POST)
-        if not form.is_valid():
-            messages.error(request, form_errors_message(form))
-            return redirect("interception:partnership-detail", pk=partnership.pk)
-        try:
-            partnerships.end_partnership(
-                partnership_id=partnership.pk, shop=self.shop, user=request.user, note=form.cleaned_data["note"]
-            )
-        except NotFound:
-            raise Http404 from None
-        except DomainError as error:
-            messages.error(request, error.message)
-        else:
-            messages.success(
-                request, _("The partnership with %(outlet)s has ended.") % {"outlet": partnership.outlet.code}
-            )
-        return redirect("interception:partnership-detail", pk=partnership.pk)
+    def get_object(self):
+        return get_object_or_404(selectors.partnerships_for_shop(shop=self.shop), pk=self.kwargs["pk"])
+
+    def perform(self, partnership, data: dict) -> str:
+        services.end_partnership(
+            partnership_id=partnership.pk, shop=self.shop, user=self.request.user, note=data["note"]
+        )
+        return _("The partnership with %(outlet)s has ended.") % {"outlet": partnership.outlet.code}
+
+    def get_success_url(self) -> str:
+        return reverse("interception:partnership-detail", kwargs={"pk": self.object.pk})

@@ -15,14 +15,13 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import PNG, demo_clock
+from aftersales.demo_seed import PNG
 from aftersales.models import AfterSale
 from interception import services as interception_services
 from shop import demo
@@ -78,7 +77,7 @@ def seed_claims(*, stdout, rng: random.Random, now: datetime) -> None:
     )
     made, left = [], 0
     # The replayed buyers' refund notifications are history: none is queued for delivery.
-    with mock.patch.object(notifications, "_enqueue", lambda notification: None):
+    with notifications.delivery_by_sweep():
         for number, (days, status, failure, fate) in enumerate(PLAN, start=1):
             succeeded_at = now - days * DAY - rng.randint(1, 9) * HOUR
             service_order = intercept(shop, outlet, actors.owner, number, succeeded_at, status, failure, rng)
@@ -133,7 +132,7 @@ def intercept(shop, outlet, owner, number: int, succeeded_at: datetime, status: 
         ]
     )
     applied_at = succeeded_at - rng.uniform(1, 3) * HOUR
-    with demo_clock(applied_at), transaction.atomic():
+    with transaction.atomic():
         after_sale = aftersales_services.apply_for_after_sale(
             after_sale_no=f"AS-DSC{number:05d}",
             order_no=order.order_no,
@@ -144,9 +143,14 @@ def intercept(shop, outlet, owner, number: int, succeeded_at: datetime, status: 
             note=rng.choice(["物流一直不动，不想要了", "快递好几天没更新", "不想等了，申请退款"]),
             at=applied_at,
         )
-    with demo_clock(applied_at + 10 * timedelta(minutes=1)), transaction.atomic():
+    with transaction.atomic():
         (service_order,), _skipped = interception_services.launch_interceptions(
-            shop=shop, user=owner, after_sale_ids=[after_sale.pk], via="detail", enqueue=False
+            shop=shop,
+            user=owner,
+            after_sale_ids=[after_sale.pk],
+            via="detail",
+            enqueue=False,
+            at=applied_at + 10 * timedelta(minutes=1),
         )
     results = [("succeeded", succeeded_at, "")]
     if status in ("returning", "return_failed"):
@@ -154,7 +158,7 @@ def intercept(shop, outlet, owner, number: int, succeeded_at: datetime, status: 
     if status == "return_failed":
         results.append(("return_failed", succeeded_at + 3 * DAY, failure))
     for result, at, return_failure in results:
-        with demo_clock(at), transaction.atomic():
+        with transaction.atomic():
             interception_services.apply_result(
                 service_order_id=service_order.pk, status=result, occurred_at=at, return_failure=return_failure
             )
@@ -174,7 +178,7 @@ def play(service_order, fate: str, actors: Actors, now: datetime, rng: random.Ra
     share = Decimal(str(round(rng.uniform(0.5, 0.8), 2))) if reason == Claim.Reason.DAMAGED else Decimal(1)
     amount = (limit * share).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     outlet, staff = service_order.outlet, actors.outlet_staff
-    with demo_clock(filed_at), transaction.atomic():
+    with transaction.atomic():
         claim = claims.file_claim(
             service_order_id=service_order.pk,
             shop=service_order.shop,
@@ -188,34 +192,40 @@ def play(service_order, fate: str, actors: Actors, now: datetime, rng: random.Ra
     answered_at = filed_at + rng.uniform(20, 44) * HOUR
     if fate in ("accepted", "compensated"):
         offered = (amount * Decimal("0.9")).quantize(Decimal("0.01"))
-        with demo_clock(answered_at), transaction.atomic():
+        with transaction.atomic():
             claims.outlet_accept(
-                claim_id=claim.pk, outlet=outlet, user=staff, amount=offered, note="核实属实，同意赔付"
+                claim_id=claim.pk, outlet=outlet, user=staff, amount=offered, note="核实属实，同意赔付", now=answered_at
             )
         if fate == "compensated":
-            with demo_clock(answered_at + 2 * DAY), transaction.atomic():
+            with transaction.atomic():
                 claims.record_compensation(
                     claim_id=claim.pk,
                     shop=service_order.shop,
                     user=actors.owner,
                     payment_reference=f"WX{answered_at:%Y%m%d}{claim.pk:04d}",
                     amount=offered,
+                    now=answered_at + 2 * DAY,
                 )
     elif fate in ("disputed", "rejected"):
-        with demo_clock(answered_at), transaction.atomic():
+        with transaction.atomic():
             claims.outlet_dispute(
-                claim_id=claim.pk, outlet=outlet, user=staff, reason="包裹已按原路退回，签收人为商家仓库"
+                claim_id=claim.pk,
+                outlet=outlet,
+                user=staff,
+                reason="包裹已按原路退回，签收人为商家仓库",
+                now=answered_at,
             )
         if fate == "rejected" and actors.operator is not None:
-            with demo_clock(answered_at + DAY), transaction.atomic():
+            with transaction.atomic():
                 claims.decide_arbitration(
                     claim_id=claim.pk,
                     user=actors.operator,
                     compensate=False,
                     note="物流轨迹显示包裹已退回商家仓库签收，驳回理赔",
+                    now=answered_at + DAY,
                 )
     elif fate == "unanswered":
         due = rules.answer_deadline(filed_at)
-        with demo_clock(due), transaction.atomic():
+        with transaction.atomic():
             claims.escalate_claim(claim_id=claim.pk, now=due)
     return Claim.objects.get(pk=claim.pk)

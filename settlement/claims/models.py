@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from interception.models import ServiceOrder
@@ -110,7 +111,7 @@ class ClaimEvidence(models.Model):
     image = models.FileField(_("image"), upload_to="claims/%Y/%m/")
     content_type = models.CharField(_("type"), max_length=50)
     size = models.PositiveIntegerField(_("size"))
-    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    uploaded_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("claim evidence")

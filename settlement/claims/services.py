@@ -117,14 +117,18 @@ def file_claim(
         filed_at=now,
     )
     for image in images:
-        ClaimEvidence.objects.create(claim=claim, image=image, content_type=image.content_type, size=image.size)
+        ClaimEvidence.objects.create(
+            claim=claim, image=image, content_type=image.content_type, size=image.size, uploaded_at=now
+        )
     note = _("%(reason)s, %(amount)s yuan claimed") % {"reason": Claim.Reason(reason).label, "amount": amount}
     _log(claim, "", C.SUBMITTED, user=user, note=note, at=now)
     return claim
 
 
 @transaction.atomic
-def record_compensation(*, claim_id: int, shop: Shop, user, payment_reference: str, amount: Decimal) -> Claim:
+def record_compensation(
+    *, claim_id: int, shop: Shop, user, payment_reference: str, amount: Decimal, now: datetime | None = None
+) -> Claim:
     """The merchant records the outlet's offline payment of an accepted claim: accepted → compensated.
 
     The amount is at most what the outlet accepted; the payment reference is required.
@@ -143,7 +147,7 @@ def record_compensation(*, claim_id: int, shop: Shop, user, payment_reference: s
         C.COMPENSATED,
         user=user,
         note=note,
-        at=timezone.now(),
+        at=now or timezone.now(),
         fields=["compensated_amount", "payment_reference"],
     )
     return claim
@@ -153,13 +157,15 @@ def record_compensation(*, claim_id: int, shop: Shop, user, payment_reference: s
 
 
 @transaction.atomic
-def outlet_accept(*, claim_id: int, outlet: Outlet, user, amount: Decimal, note: str = "") -> Claim:
+def outlet_accept(
+    *, claim_id: int, outlet: Outlet, user, amount: Decimal, note: str = "", now: datetime | None = None
+) -> Claim:
     """The outlet accepts a submitted claim for an amount up to the claimed one, to pay offline."""
     claim = locks.claim(claim_id, outlet=outlet)
     if claim.status != C.SUBMITTED:
         raise DomainError(_("This claim has already been answered."), code="answered")
     _ensure(rules.settle_amount_blocker(amount, claim.amount), "amount")
-    now = timezone.now()
+    now = now or timezone.now()
     claim.accepted_amount, claim.outlet_note, claim.answered_at = amount, _text(note, 500), now
     log_note = _("accepted %(amount)s yuan") % {"amount": amount}
     if claim.outlet_note:
@@ -171,7 +177,7 @@ def outlet_accept(*, claim_id: int, outlet: Outlet, user, amount: Decimal, note:
 
 
 @transaction.atomic
-def outlet_dispute(*, claim_id: int, outlet: Outlet, user, reason: str) -> Claim:
+def outlet_dispute(*, claim_id: int, outlet: Outlet, user, reason: str, now: datetime | None = None) -> Claim:
     """The outlet disputes a submitted claim with a reason: disputed, then at once platform arbitration."""
     claim = locks.claim(claim_id, outlet=outlet)
     if claim.status != C.SUBMITTED:
@@ -179,7 +185,7 @@ def outlet_dispute(*, claim_id: int, outlet: Outlet, user, reason: str) -> Claim
     reason = _text(reason, 500)
     if not reason:
         raise DomainError(_("Give the reason for the dispute."), code="reason_required")
-    now = timezone.now()
+    now = now or timezone.now()
     claim.outlet_note, claim.answered_at = reason, now
     _transition(claim, C.DISPUTED, user=user, note=reason, at=now, fields=["outlet_note", "answered_at"])
     _transition(claim, C.ARBITRATION, user=None, note=_("disputed by the outlet: platform arbitration"), at=now)
@@ -217,7 +223,14 @@ def escalate_unanswered(*, now: datetime | None = None) -> int:
 
 @transaction.atomic
 def decide_arbitration(
-    *, claim_id: int, user, compensate: bool, amount: Decimal | None = None, note: str, payment_reference: str = ""
+    *,
+    claim_id: int,
+    user,
+    compensate: bool,
+    amount: Decimal | None = None,
+    note: str,
+    payment_reference: str = "",
+    now: datetime | None = None,
 ) -> Claim:
     """A platform operator decides a claim in arbitration: compensated with `amount` (≤ the claim), or rejected.
 
@@ -233,7 +246,7 @@ def decide_arbitration(
         raise DomainError(_("Explain the decision in a note."), code="note_required")
     if compensate:
         _ensure(rules.settle_amount_blocker(amount, claim.amount), "amount")
-    now = timezone.now()
+    now = now or timezone.now()
     claim.decision_note = note
     if not compensate:
         _transition(claim, C.REJECTED, user=user, note=note, at=now, fields=["decision_note"])

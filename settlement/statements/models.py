@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from interception.models import FeeCharge, ServiceOrder
@@ -47,7 +48,7 @@ class Statement(models.Model):
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("offline statement")
@@ -110,7 +111,7 @@ class Reconciliation(models.Model):
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     file_name = models.CharField(_("file"), max_length=200)
     summary = models.JSONField(_("summary"), default=dict)  # counts and totals per kind
-    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    created_at = models.DateTimeField(_("uploaded at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("reconciliation")

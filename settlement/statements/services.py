@@ -52,18 +52,18 @@ OFFLINE = ServiceOrder.Mode.OFFLINE
 # --- history ---------------------------------------------------------------------------------------
 
 
-def _log(statement: Statement, from_status: str, to_status: str, user, note: str = "") -> None:
+def _log(statement: Statement, from_status: str, to_status: str, user, note: str = "", at=None) -> None:
     StatementLog.objects.create(
         statement=statement,
         from_status=from_status,
         to_status=to_status,
         user=user,
         note=note[:NOTE_MAX_LENGTH],
-        at=timezone.now(),
+        at=at or timezone.now(),
     )
 
 
-def _transition(statement: Statement, to_status: str, *, user, note: str = "", fields=()) -> None:
+def _transition(statement: Statement, to_status: str, *, user, note: str = "", fields=(), at=None) -> None:
     """Move a locked statement to `to_status`, saving `fields` with it, and write the history row."""
     current = statement.status
     if to_status not in Statement.TRANSITIONS[current]:
@@ -74,7 +74,7 @@ def _transition(statement: Statement, to_status: str, *, user, note: str = "", f
         )
     statement.status = to_status
     statement.save(update_fields=["status", *fields])
-    _log(statement, current, to_status, user, note)
+    _log(statement, current, to_status, user, note, at=at)
 
 
 # --- gathering the lines ---------------------------------------------------------------------------
@@ -122,21 +122,21 @@ def _recount(statement: Statement) -> None:
     statement.save(update_fields=["line_count", "total"])
 
 
-def _get_or_open(*, shop_id: int, outlet_id: int, month: date) -> Statement:
+def _get_or_open(*, shop_id: int, outlet_id: int, month: date, at: datetime) -> Statement:
     statement = Statement.objects.filter(shop_id=shop_id, outlet_id=outlet_id, month=month).first()
     if statement is not None:
         return statement
     try:
         with transaction.atomic():
-            statement = Statement.objects.create(shop_id=shop_id, outlet_id=outlet_id, month=month)
+            statement = Statement.objects.create(shop_id=shop_id, outlet_id=outlet_id, month=month, created_at=at)
     except IntegrityError:  # opened meanwhile by a concurrent refresh
         return Statement.objects.get(shop_id=shop_id, outlet_id=outlet_id, month=month)
-    _log(statement, "", ST.OPEN, None, _("Opened with the month's first offline interception"))
+    _log(statement, "", ST.OPEN, None, _("Opened with the month's first offline interception"), at=at)
     return statement
 
 
 @transaction.atomic
-def refresh_open_statement(*, shop: Shop, outlet: Outlet, month: date) -> Statement | None:
+def refresh_open_statement(*, shop: Shop, outlet: Outlet, month: date, at: datetime | None = None) -> Statement | None:
     """Add the month's new offline fee charges to the open statement of shop × outlet (opening it if need be).
 
     Safe to run any number of times: a fee charge is never on two statements. A statement that is no
@@ -147,7 +147,8 @@ def refresh_open_statement(*, shop: Shop, outlet: Outlet, month: date) -> Statem
     if not Statement.objects.filter(shop=shop, outlet=outlet, month=month).exists():
         if not _charges_for(Statement(shop=shop, outlet=outlet, month=month)):
             return None  # nothing to gather: no empty statement is opened
-    statement = locks.statement(_get_or_open(shop_id=shop.pk, outlet_id=outlet.pk, month=month).pk)
+    opened = _get_or_open(shop_id=shop.pk, outlet_id=outlet.pk, month=month, at=at or timezone.now())
+    statement = locks.statement(opened.pk)
     if statement.status != ST.OPEN:
         return statement
     charges = _charges_for(statement)
@@ -185,7 +186,7 @@ def _pairs_for_month(month: date, shop: Shop | None = None) -> list[tuple[int, i
     return sorted(pairs)
 
 
-def build_statements_for_month(*, month: date, shop: Shop | None = None) -> list[Statement]:
+def build_statements_for_month(*, month: date, shop: Shop | None = None, at: datetime | None = None) -> list[Statement]:
     """Refresh (or open) the month's statement of every shop × outlet with offline fees; one transaction each."""
     month = date(month.year, month.month, 1)
     pairs = _pairs_for_month(month, shop)
@@ -193,7 +194,7 @@ def build_statements_for_month(*, month: date, shop: Shop | None = None) -> list
     outlets = Outlet.objects.in_bulk({outlet_id for _shop_id, outlet_id in pairs})
     statements = []
     for shop_id, outlet_id in pairs:
-        statement = refresh_open_statement(shop=shops[shop_id], outlet=outlets[outlet_id], month=month)
+        statement = refresh_open_statement(shop=shops[shop_id], outlet=outlets[outlet_id], month=month, at=at)
         if statement is not None:
             statements.append(statement)
     return statements
@@ -201,7 +202,7 @@ def build_statements_for_month(*, month: date, shop: Shop | None = None) -> list
 
 def refresh_current_statements(*, shop: Shop | None = None, now: datetime | None = None) -> int:
     """The running month's statements brought up to date (hourly task, and the merchant's button)."""
-    return len(build_statements_for_month(month=current_month(now), shop=shop))
+    return len(build_statements_for_month(month=current_month(now), shop=shop, at=now))
 
 
 @transaction.atomic
@@ -213,10 +214,10 @@ def issue_statement(*, statement_id: int, user=None, now: datetime | None = None
         raise DomainError(_("Only an open statement can be issued."), code="invalid_transition")
     if statement.month >= current_month(now):
         raise DomainError(_("A statement can be issued only once its month is over."), code="month_running")
-    refresh_open_statement(shop=statement.shop, outlet=statement.outlet, month=statement.month)
+    refresh_open_statement(shop=statement.shop, outlet=statement.outlet, month=statement.month, at=now)
     statement.refresh_from_db()
     statement.issued_at = now
-    _transition(statement, ST.ISSUED, user=user, note=_("Month closed"), fields=["issued_at"])
+    _transition(statement, ST.ISSUED, user=user, note=_("Month closed"), fields=["issued_at"], at=now)
     return statement
 
 
@@ -232,7 +233,7 @@ def close_month(*, month: date, user=None, now: datetime | None = None) -> int:
             _("%(month)s is not over yet: only a past month can be closed.") % {"month": f"{month:%Y-%m}"},
             code="month_running",
         )
-    build_statements_for_month(month=month)
+    build_statements_for_month(month=month, at=now)
     issued = 0
     for statement_id in Statement.objects.filter(month=month, status=ST.OPEN).values_list("pk", flat=True):
         try:
@@ -247,28 +248,32 @@ def close_month(*, month: date, user=None, now: datetime | None = None) -> int:
 
 
 @transaction.atomic
-def confirm_statement(*, statement_id: int, outlet: Outlet, user, note: str = "") -> Statement:
+def confirm_statement(
+    *, statement_id: int, outlet: Outlet, user, note: str = "", at: datetime | None = None
+) -> Statement:
     """The outlet agrees with an issued statement."""
     statement = locks.statement(statement_id, outlet=outlet)
-    statement.answered_at = timezone.now()
-    _transition(statement, ST.CONFIRMED, user=user, note=note.strip(), fields=["answered_at"])
+    statement.answered_at = at or timezone.now()
+    _transition(statement, ST.CONFIRMED, user=user, note=note.strip(), fields=["answered_at"], at=statement.answered_at)
     return statement
 
 
 @transaction.atomic
-def dispute_statement(*, statement_id: int, outlet: Outlet, user, note: str) -> Statement:
+def dispute_statement(*, statement_id: int, outlet: Outlet, user, note: str, at: datetime | None = None) -> Statement:
     """The outlet disagrees with an issued statement and says why (the merchant sees the note)."""
     note = note.strip()
     if not note:
         raise DomainError(_("Say what is wrong with the statement."), code="note_required")
     statement = locks.statement(statement_id, outlet=outlet)
-    statement.answered_at, statement.dispute_note = timezone.now(), note[:NOTE_MAX_LENGTH]
-    _transition(statement, ST.DISPUTED, user=user, note=note, fields=["answered_at", "dispute_note"])
+    statement.answered_at, statement.dispute_note = at or timezone.now(), note[:NOTE_MAX_LENGTH]
+    _transition(
+        statement, ST.DISPUTED, user=user, note=note, fields=["answered_at", "dispute_note"], at=statement.answered_at
+    )
     return statement
 
 
 @transaction.atomic
-def reissue_statement(*, statement_id: int, shop: Shop, user, note: str) -> Statement:
+def reissue_statement(*, statement_id: int, shop: Shop, user, note: str, at: datetime | None = None) -> Statement:
     """The merchant sends a disputed statement back to the outlet, saying how the dispute was settled."""
     note = note.strip()
     if not note:
@@ -277,12 +282,14 @@ def reissue_statement(*, statement_id: int, shop: Shop, user, note: str) -> Stat
     if statement.status != ST.DISPUTED:
         raise DomainError(_("Only a disputed statement can be sent back to the outlet."), code="invalid_transition")
     statement.answered_at = None  # waiting for the outlet's answer again
-    _transition(statement, ST.ISSUED, user=user, note=note, fields=["answered_at"])
+    _transition(statement, ST.ISSUED, user=user, note=note, fields=["answered_at"], at=at)
     return statement
 
 
 @transaction.atomic
-def record_payment(*, statement_id: int, shop: Shop, user, reference: str, amount: Decimal) -> Statement:
+def record_payment(
+    *, statement_id: int, shop: Shop, user, reference: str, amount: Decimal, at: datetime | None = None
+) -> Statement:
     """The merchant paid a confirmed statement offline: its reference and amount (the confirmed total)."""
     reference = reference.strip()
     if not reference:
@@ -296,10 +303,11 @@ def record_payment(*, statement_id: int, shop: Shop, user, reference: str, amoun
             code="amount",
         )
     statement.payment_reference = reference[:REFERENCE_MAX_LENGTH]
-    statement.paid_amount, statement.settled_at = amount, timezone.now()
+    statement.paid_amount, statement.settled_at = amount, at or timezone.now()
     _transition(
         statement,
         ST.SETTLED,
+        at=statement.settled_at,
         user=user,
         note=_("Paid %(amount)s yuan, reference %(reference)s") % {"amount": f"{amount:.2f}", "reference": reference},
         fields=["payment_reference", "paid_amount", "settled_at"],
@@ -311,7 +319,9 @@ def record_payment(*, statement_id: int, shop: Shop, user, reference: str, amoun
 
 
 @transaction.atomic
-def reconcile_statement(*, statement_id: int, shop: Shop, user, file_name: str, bill_lines) -> Reconciliation:
+def reconcile_statement(
+    *, statement_id: int, shop: Shop, user, file_name: str, bill_lines, at: datetime | None = None
+) -> Reconciliation:
     """Match a bill (already read and valid) against the statement's lines and keep the result.
 
     The bill is read before this is called (`reconciliation.read_bill`): an unreadable file never
@@ -323,7 +333,11 @@ def reconcile_statement(*, statement_id: int, shop: Shop, user, file_name: str, 
     ]
     result = reconciliation.match(bill_lines=bill_lines, our_lines=ours)
     record = Reconciliation.objects.create(
-        statement=statement, uploaded_by=user, file_name=file_name[:200], summary=result.summary()
+        statement=statement,
+        uploaded_by=user,
+        file_name=file_name[:200],
+        summary=result.summary(),
+        created_at=at or timezone.now(),
     )
     ReconciliationRow.objects.bulk_create(
         ReconciliationRow(

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from interception.models import Partnership
-from interception.partnerships import end_partnership
+from interception.services import end_partnership
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -33,7 +33,7 @@ class ProcessingCarrier:
 @pytest.fixture
 def processing(refund_only_in_transit, shop, merchant, monkeypatch, django_capture_on_commit_callbacks):
     """A service order the carrier accepted (processing, carrier_ref "CR-<id>"), waiting for the callback."""
-    monkeypatch.setattr("interception.services.get_gateway", ProcessingCarrier)
+    monkeypatch.setattr("interception.gateway.get_gateway", ProcessingCarrier)
     after_sale = refund_only_in_transit()
     with django_capture_on_commit_callbacks(execute=True):
         services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail")
@@ -354,7 +354,7 @@ def test_the_callback_endpoint_only_accepts_post(client, db):
 def test_two_deliveries_at_the_same_moment_apply_the_result_once(
     transactional_db, refund_only_in_transit, shop, merchant, monkeypatch, ids, outcomes
 ):
-    monkeypatch.setattr("interception.services.get_gateway", ProcessingCarrier)
+    monkeypatch.setattr("interception.gateway.get_gateway", ProcessingCarrier)
     with transaction.atomic():  # the fixture's service expects its caller's transaction
         after_sale = refund_only_in_transit()
     services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail")

@@ -25,7 +25,7 @@ from .test_retry import WorkerKilled, die_after_once
 def queued(monkeypatch):
     """The tasks a launch queues, as (function, argument); none runs: the test plays the worker."""
     calls = []
-    monkeypatch.setattr("interception.services.async_task", lambda func, arg: calls.append((func, arg)))
+    monkeypatch.setattr("interception.services.launch.async_task", lambda func, arg: calls.append((func, arg)))
     return calls
 
 
@@ -84,7 +84,7 @@ def test_a_launch_runs_the_same_number_of_queries_for_3_after_sales_as_for_30(
 def test_a_launch_queues_one_carrier_task_per_chunk_of_service_orders(
     refund_only_in_transit, shop, merchant, queued, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(services, "LAUNCH_CHUNK_SIZE", 2)
+    monkeypatch.setattr(services.launch, "LAUNCH_CHUNK_SIZE", 2)
     after_sales = [refund_only_in_transit(f"O-{i}") for i in range(5)]
 
     created = launched(shop, merchant, after_sales, django_capture_on_commit_callbacks)
@@ -122,7 +122,7 @@ def test_a_worker_killed_in_the_middle_of_a_chunk_applies_the_rest_once_when_the
     )
     ids = [service_order.pk for service_order in created]
     # The worker dies right after the first result of the chunk was committed.
-    monkeypatch.setattr(services, "apply_result", die_after_once(services.apply_result))
+    monkeypatch.setattr(services.carrier, "apply_result", die_after_once(services.apply_result))
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(WorkerKilled):
         tasks.run_service_orders(ids)
@@ -228,7 +228,7 @@ def test_a_launch_that_loses_the_race_for_one_parcel_skips_it_and_launches_the_o
         )
         return candidates
 
-    monkeypatch.setattr(services, "candidates_for", checked_then_overtaken)
+    monkeypatch.setattr(services.launch, "candidates_for", checked_then_overtaken)
 
     with django_capture_on_commit_callbacks(execute=True):
         created, skipped = services.launch_interceptions(

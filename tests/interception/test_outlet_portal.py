@@ -1,30 +1,16 @@
 """The outlet portal: own applications answered, own service orders listed and exported, nothing else."""
 
-import itertools
-from decimal import Decimal
-
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from interception import selectors
-from interception.models import Partnership, PartnershipLog, ServiceOrder
-from shop.models import Order
-from tests.aftersales.factories import make_after_sale
-from tests.shop.factories import (
-    at,
-    make_courier,
-    make_merchant,
-    make_order,
-    make_outlet,
-    make_outlet_user,
-    make_parcel,
-    make_shop,
-)
+from interception.models import Partnership, PartnershipLog
+from tests.interception.factories import make_partnership, make_service_order
+from tests.shop.factories import at, make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
 P = Partnership.Status
-_seq = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -55,50 +41,6 @@ def jt_staff(jt_outlet):
 @pytest.fixture
 def other_staff(other_outlet):
     return make_outlet_user(other_outlet, "outlet-yw")
-
-
-def make_partnership(shop, outlet, *, status=P.PENDING, fee="4.50", note="", applied_at=None) -> Partnership:
-    partnership = Partnership.objects.create(
-        shop=shop, outlet=outlet, fee=Decimal(fee), status=status, outlet_note=note
-    )
-    PartnershipLog.objects.create(partnership=partnership, from_status="", to_status=P.PENDING, note="applied")
-    if applied_at:
-        Partnership.objects.filter(pk=partnership.pk).update(created_at=applied_at)
-        partnership.refresh_from_db()
-    return partnership
-
-
-def make_service_order(
-    shop,
-    outlet,
-    *,
-    tracking_no="",
-    mode="online",
-    fee="3.00",
-    status="succeeded",
-    launched_at=None,
-    succeeded_at=None,
-    failure_reason="",
-) -> ServiceOrder:
-    n = next(_seq)
-    order = make_order(shop, order_no=f"O-SO-{n}", status=Order.Status.SHIPPED)
-    parcel = make_parcel(order, outlet=outlet, tracking_no=tracking_no or f"JT{n:010d}")
-    service_order = ServiceOrder.objects.create(
-        shop=shop,
-        after_sale=make_after_sale(order, parcel=parcel, after_sale_no=f"AS-SO-{n}"),
-        parcel=parcel,
-        courier=outlet.courier,
-        outlet=outlet,
-        mode=mode,
-        fee=Decimal(fee),
-        via="detail",
-        status=status,
-        succeeded_at=succeeded_at,
-        failure_reason=failure_reason,
-    )
-    ServiceOrder.objects.filter(pk=service_order.pk).update(created_at=launched_at or at("2026-11-22 10:00"))
-    service_order.refresh_from_db()
-    return service_order
 
 
 def messages_of(response) -> list[str]:

@@ -7,7 +7,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from interception import partnerships
+from interception import services
 from interception.models import Partnership, PartnershipLog
 from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
@@ -59,12 +59,12 @@ def apply_url() -> str:
 
 def test_the_list_shows_the_shops_partnerships_and_not_another_shops(logged_in, shop, merchant, jt_outlet, yto_outlet):
     jt_staff = make_outlet_user(jt_outlet)
-    [mine] = partnerships.apply_for_partnerships(
+    [mine] = services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="JT", outlet_ids=[jt_outlet.pk], fee=Decimal("4.50")
     )
-    partnerships.approve_partnership(partnership_id=mine.pk, outlet=jt_outlet, user=jt_staff, note="NOTE-MINE")
+    services.approve_partnership(partnership_id=mine.pk, outlet=jt_outlet, user=jt_staff, note="NOTE-MINE")
     other = make_shop("other-shop")
-    partnerships.apply_for_partnerships(
+    services.apply_for_partnerships(
         shop=other, user=make_merchant(other), courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("9.87")
     )
 
@@ -135,7 +135,7 @@ def test_an_unknown_courier_lists_no_outlets(logged_in, jt_outlet):
 
 
 def test_an_outlet_already_partnered_is_disabled_too(logged_in, shop, merchant, jt_outlet):
-    partnerships.apply_for_partnerships(
+    services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="JT", outlet_ids=[jt_outlet.pk], fee=Decimal("4.00")
     )
 
@@ -235,7 +235,7 @@ def test_apply_is_post_only_after_the_login_check(client, merchant):
 
 
 def test_the_detail_shows_the_full_history_and_offers_to_end_a_live_partnership(logged_in, shop, merchant, yto_outlet):
-    [partnership] = partnerships.apply_for_partnerships(
+    [partnership] = services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("2.50")
     )
 
@@ -253,7 +253,7 @@ def test_the_detail_shows_the_full_history_and_offers_to_end_a_live_partnership(
 
 
 def test_the_merchant_ends_a_partnership_with_a_note(logged_in, shop, merchant, yto_outlet):
-    [partnership] = partnerships.apply_for_partnerships(
+    [partnership] = services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("2.50")
     )
     url = reverse("interception:partnership-end", kwargs={"pk": partnership.pk})
@@ -271,7 +271,7 @@ def test_the_merchant_ends_a_partnership_with_a_note(logged_in, shop, merchant, 
 
 
 def test_ending_twice_is_refused_with_a_message(logged_in, shop, merchant, yto_outlet):
-    [partnership] = partnerships.apply_for_partnerships(
+    [partnership] = services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("2.50")
     )
     url = reverse("interception:partnership-end", kwargs={"pk": partnership.pk})
@@ -285,7 +285,7 @@ def test_ending_twice_is_refused_with_a_message(logged_in, shop, merchant, yto_o
 
 
 def test_another_shops_partnership_is_a_404_to_open_and_to_end(client, other_merchant, shop, merchant, yto_outlet):
-    [partnership] = partnerships.apply_for_partnerships(
+    [partnership] = services.apply_for_partnerships(
         shop=shop, user=merchant, courier_code="YTO", outlet_ids=[yto_outlet.pk], fee=Decimal("2.50")
     )
     before = state()
@@ -300,7 +300,7 @@ def test_the_list_page_query_count_does_not_grow_with_the_partnerships(
     logged_in, shop, merchant, jt, django_assert_max_num_queries
 ):
     for n in range(12):
-        partnerships.apply_for_partnerships(
+        services.apply_for_partnerships(
             shop=shop,
             user=merchant,
             courier_code="JT",

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import translation
 
-from interception import partnerships, selectors
+from interception import rules, selectors, services
 from interception.models import Partnership, PartnershipLog
 from shop.errors import DomainError, NotFound
 from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
@@ -55,7 +55,7 @@ def history(partnership) -> list[tuple]:
 
 
 def apply(shop, user, courier_code, outlets, fee="3.50"):
-    return partnerships.apply_for_partnerships(
+    return services.apply_for_partnerships(
         shop=shop, user=user, courier_code=courier_code, outlet_ids=[o.pk for o in outlets], fee=Decimal(fee)
     )
 
@@ -73,16 +73,16 @@ def test_a_yto_partnership_is_effective_at_once_without_outlet_approval(shop, me
         ("", "pending", "merchant", "Applied at 2.50 yuan per parcel"),
         ("pending", "active", None, "Effective at once: no outlet approval needed"),
     ]
-    assert partnerships.active_partnership(shop_id=shop.pk, outlet_id=yto_outlet.pk) == partnership
+    assert selectors.active_partnership(shop_id=shop.pk, outlet_id=yto_outlet.pk) == partnership
 
 
 def test_a_jt_partnership_is_pending_until_the_outlet_approves_it(shop, merchant, jt_outlet, jt_staff):
     [partnership] = apply(shop, merchant, "JT", [jt_outlet], fee="4.00")
     partnership.refresh_from_db()
     assert (partnership.status, partnership.effective_at) == (P.PENDING, None)
-    assert partnerships.active_partnership(shop_id=shop.pk, outlet_id=jt_outlet.pk) is None
+    assert selectors.active_partnership(shop_id=shop.pk, outlet_id=jt_outlet.pk) is None
 
-    partnerships.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="已沟通")
+    services.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="已沟通")
 
     partnership.refresh_from_db()
     assert (partnership.status, partnership.outlet_note) == (P.ACTIVE, "已沟通")
@@ -91,7 +91,7 @@ def test_a_jt_partnership_is_pending_until_the_outlet_approves_it(shop, merchant
         ("", "pending", "merchant", "Applied at 4.00 yuan per parcel"),
         ("pending", "active", "outlet-jt", "已沟通"),
     ]
-    assert partnerships.active_partnership(shop_id=shop.pk, outlet_id=jt_outlet.pk) == partnership
+    assert selectors.active_partnership(shop_id=shop.pk, outlet_id=jt_outlet.pk) == partnership
 
 
 def test_several_outlets_of_one_courier_get_one_partnership_each(shop, merchant, jt):
@@ -150,7 +150,7 @@ def test_outlets_of_another_courier_are_refused(shop, merchant, yto_outlet, jt_o
 def test_a_second_live_partnership_with_the_same_outlet_is_refused(shop, merchant, jt_outlet, jt_staff, first_status):
     [first] = apply(shop, merchant, "JT", [jt_outlet], fee="4.00")
     if first_status == "active":
-        partnerships.approve_partnership(partnership_id=first.pk, outlet=jt_outlet, user=jt_staff)
+        services.approve_partnership(partnership_id=first.pk, outlet=jt_outlet, user=jt_staff)
     before = state()
 
     with pytest.raises(DomainError) as refused:
@@ -163,9 +163,9 @@ def test_a_second_live_partnership_with_the_same_outlet_is_refused(shop, merchan
 
 def test_a_new_partnership_may_follow_an_ended_or_rejected_one(shop, merchant, jt_outlet, jt_staff):
     [rejected] = apply(shop, merchant, "JT", [jt_outlet], fee="5.00")
-    partnerships.reject_partnership(partnership_id=rejected.pk, outlet=jt_outlet, user=jt_staff, note="价格太低")
+    services.reject_partnership(partnership_id=rejected.pk, outlet=jt_outlet, user=jt_staff, note="价格太低")
     [ended] = apply(shop, merchant, "JT", [jt_outlet], fee="6.00")
-    partnerships.end_partnership(partnership_id=ended.pk, shop=shop, user=merchant)
+    services.end_partnership(partnership_id=ended.pk, shop=shop, user=merchant)
 
     [third] = apply(shop, merchant, "JT", [jt_outlet], fee="7.00")
 
@@ -192,7 +192,7 @@ def test_another_shop_may_partner_with_the_same_outlet(shop, merchant, jt_outlet
 def test_the_outlet_rejects_with_a_note_that_the_shop_sees(shop, merchant, jt_outlet, jt_staff):
     [partnership] = apply(shop, merchant, "JT", [jt_outlet], fee="1.00")
 
-    partnerships.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="价格太低")
+    services.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="价格太低")
 
     partnership.refresh_from_db()
     assert (partnership.status, partnership.outlet_note, partnership.effective_at) == (P.REJECTED, "价格太低", None)
@@ -205,7 +205,7 @@ def test_a_rejection_without_a_note_is_refused(shop, merchant, jt_outlet, jt_sta
     before = state()
 
     with pytest.raises(DomainError) as refused:
-        partnerships.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note=note)
+        services.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note=note)
 
     assert refused.value.code == "note_required"
     assert state() == before
@@ -213,13 +213,13 @@ def test_a_rejection_without_a_note_is_refused(shop, merchant, jt_outlet, jt_sta
 
 def test_only_a_pending_application_can_be_approved_or_rejected(shop, merchant, jt_outlet, jt_staff):
     [partnership] = apply(shop, merchant, "JT", [jt_outlet])
-    partnerships.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff)
+    services.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff)
     before = state()
 
     with pytest.raises(DomainError) as approved_twice:
-        partnerships.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff)
+        services.approve_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff)
     with pytest.raises(DomainError) as rejected_late:
-        partnerships.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="晚了")
+        services.reject_partnership(partnership_id=partnership.pk, outlet=jt_outlet, user=jt_staff, note="晚了")
 
     assert approved_twice.value.code == rejected_late.value.code == "invalid_transition"
     assert state() == before
@@ -232,9 +232,9 @@ def test_another_outlet_cannot_approve_or_reject_an_application(shop, merchant, 
     before = state()
 
     with pytest.raises(NotFound):
-        partnerships.approve_partnership(partnership_id=partnership.pk, outlet=other_outlet, user=intruder)
+        services.approve_partnership(partnership_id=partnership.pk, outlet=other_outlet, user=intruder)
     with pytest.raises(NotFound):
-        partnerships.reject_partnership(partnership_id=partnership.pk, outlet=other_outlet, user=intruder, note="不")
+        services.reject_partnership(partnership_id=partnership.pk, outlet=other_outlet, user=intruder, note="不")
 
     assert state() == before
 
@@ -245,25 +245,25 @@ def test_the_merchant_ends_a_live_partnership_with_a_note(shop, merchant, yto_ou
     [partnership] = apply(shop, merchant, courier_code, [outlet])
     previous = Partnership.objects.get(pk=partnership.pk).status
 
-    partnerships.end_partnership(partnership_id=partnership.pk, shop=shop, user=merchant, note="合作到期")
+    services.end_partnership(partnership_id=partnership.pk, shop=shop, user=merchant, note="合作到期")
 
     partnership.refresh_from_db()
     assert partnership.status == P.ENDED
     assert partnership.ended_at is not None
     assert history(partnership)[-1] == (previous, "ended", "merchant", "合作到期")
-    assert partnerships.active_partnership(shop_id=shop.pk, outlet_id=outlet.pk) is None
+    assert selectors.active_partnership(shop_id=shop.pk, outlet_id=outlet.pk) is None
 
 
 def test_an_ended_or_rejected_partnership_cannot_be_ended(shop, merchant, jt_outlet, jt_staff):
     [rejected] = apply(shop, merchant, "JT", [jt_outlet])
-    partnerships.reject_partnership(partnership_id=rejected.pk, outlet=jt_outlet, user=jt_staff, note="不合作")
+    services.reject_partnership(partnership_id=rejected.pk, outlet=jt_outlet, user=jt_staff, note="不合作")
     [ended] = apply(shop, merchant, "JT", [jt_outlet])
-    partnerships.end_partnership(partnership_id=ended.pk, shop=shop, user=merchant)
+    services.end_partnership(partnership_id=ended.pk, shop=shop, user=merchant)
     before = state()
 
     for partnership in (rejected, ended):
         with pytest.raises(DomainError) as refused:
-            partnerships.end_partnership(partnership_id=partnership.pk, shop=shop, user=merchant)
+            services.end_partnership(partnership_id=partnership.pk, shop=shop, user=merchant)
         assert refused.value.code == "invalid_transition"
 
     assert state() == before
@@ -275,7 +275,7 @@ def test_another_shop_cannot_end_a_partnership(shop, merchant, yto_outlet):
     before = state()
 
     with pytest.raises(NotFound):
-        partnerships.end_partnership(partnership_id=partnership.pk, shop=other, user=make_merchant(other))
+        services.end_partnership(partnership_id=partnership.pk, shop=other, user=make_merchant(other))
 
     assert state() == before
 
@@ -286,9 +286,9 @@ def test_another_shop_cannot_end_a_partnership(shop, merchant, yto_outlet):
 def test_outlet_blocker_names_the_missing_ewaybill_or_the_courier(yto_outlet, jt_outlet_without_ewaybill):
     zto_outlet = make_outlet(make_courier("ZTO", name="中通"), code="ZTO-SH-001")
 
-    assert partnerships.outlet_blocker(yto_outlet) is None
-    assert partnerships.outlet_blocker(jt_outlet_without_ewaybill) == "the outlet does not use the platform e-waybill"
-    assert partnerships.outlet_blocker(zto_outlet) == "中通 does not offer offline settlement"
+    assert rules.outlet_blocker(yto_outlet) is None
+    assert rules.outlet_blocker(jt_outlet_without_ewaybill) == "the outlet does not use the platform e-waybill"
+    assert rules.outlet_blocker(zto_outlet) == "中通 does not offer offline settlement"
 
 
 def test_outlet_choices_show_every_outlet_of_the_courier_with_its_blocker(

@@ -54,7 +54,7 @@ def die_after_once(real, error=WorkerKilled):
 @pytest.fixture
 def submitted(refund_only_in_transit, shop, merchant, monkeypatch):
     """A launched service order whose task has not run yet: the test runs it, as a worker would."""
-    monkeypatch.setattr("interception.services.async_task", lambda *args, **kwargs: None)
+    monkeypatch.setattr("interception.services.launch.async_task", lambda *args, **kwargs: None)
     after_sale = refund_only_in_transit()
     created, _skipped = services.launch_interceptions(
         shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail"
@@ -91,7 +91,7 @@ def assert_charged_and_refunded_once(service_order):
 def test_a_worker_killed_after_the_carrier_answered_but_before_the_result_was_applied_is_retried_once(
     submitted, launches, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(services, "apply_result", kill_once(services.apply_result))
+    monkeypatch.setattr(services.carrier, "apply_result", kill_once(services.apply_result))
 
     with pytest.raises(WorkerKilled):
         tasks.run_service_order(submitted.pk)
@@ -133,7 +133,7 @@ def test_a_worker_killed_in_the_middle_of_applying_the_result_leaves_nothing_hal
 def test_a_worker_killed_after_the_result_was_committed_reruns_to_nothing(
     submitted, launches, monkeypatch, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr(services, "apply_result", die_after_once(services.apply_result))
+    monkeypatch.setattr(services.carrier, "apply_result", die_after_once(services.apply_result))
 
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(WorkerKilled):
         tasks.run_service_order(submitted.pk)

@@ -5,18 +5,18 @@ import io
 import re
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import load_workbook
 
+from bench.seed_scale import seed_scale
 from interception.models import ServiceOrder
 from shop.models import Shop, User
 
 
 def seed(count: int) -> Shop:
-    call_command("seed_scale", after_sales=count, batch=count, stdout=io.StringIO())
+    seed_scale(after_sales=count, batch=count, stdout=io.StringIO())
     return Shop.objects.get(code="scale-shop")
 
 

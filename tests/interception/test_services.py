@@ -5,7 +5,7 @@ import pytest
 from aftersales.models import AfterSale, RefundEntry
 from interception import services
 from interception.models import FeeCharge, ServiceOrder
-from interception.partnerships import apply_for_partnerships
+from interception.services import apply_for_partnerships
 from shop.models import Parcel
 from tests.shop.factories import at
 
@@ -86,7 +86,7 @@ def test_running_the_task_again_after_success_neither_charges_nor_refunds_twice(
 def test_a_result_never_moves_a_service_order_back(
     refund_only_in_transit, shop, merchant, monkeypatch, first, second, final
 ):
-    monkeypatch.setattr("interception.services.async_task", lambda *a, **k: None)
+    monkeypatch.setattr("interception.services.launch.async_task", lambda *a, **k: None)
     after_sale = refund_only_in_transit()
     services.launch_interceptions(shop=shop, user=merchant, after_sale_ids=[after_sale.pk], via="detail")
     service_order = ServiceOrder.objects.get()

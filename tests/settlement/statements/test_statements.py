@@ -122,7 +122,9 @@ def test_building_a_month_opens_one_statement_per_shop_and_outlet(shop, other_sh
 
 def test_closing_a_month_gathers_the_last_lines_then_issues(shop, yto_outlet):
     make_charge(shop, yto_outlet, when=at("2026-10-02 10:00"))
-    statement = statements.refresh_open_statement(shop=shop, outlet=yto_outlet, month=OCTOBER)
+    statement = statements.refresh_open_statement(
+        shop=shop, outlet=yto_outlet, month=OCTOBER, at=at("2026-10-02 10:05")
+    )
     make_charge(shop, yto_outlet, when=at("2026-10-31 23:59"), amount="3.00")  # after the last refresh
 
     assert statements.close_month(month=OCTOBER, now=AFTER_OCTOBER) == 1

@@ -1,32 +1,45 @@
-"""Partnerships for offline settlement: apply, approve, reject, end. Every step in the history."""
+"""Partnerships for offline settlement: apply, approve, reject, end. Every step in the history.
 
+Statuses move only through `_transition`, along Partnership.TRANSITIONS.
+"""
+
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shop.errors import DomainError, NotFound
+from shop.errors import DomainError
 from shop.models import Courier, Outlet, Shop
 
-from .models import Partnership, PartnershipLog
+from .. import locks
+from ..models import Partnership, PartnershipLog
+from ..rules import outlet_blocker
 
 P = Partnership.Status
-
-
-def outlet_blocker(outlet: Outlet) -> str | None:
-    """Why the merchant cannot choose this outlet for offline settlement, or None."""
-    if not outlet.courier.supports_offline_settlement:
-        return _("%(courier)s does not offer offline settlement") % {"courier": outlet.courier.name}
-    if not outlet.uses_platform_ewaybill:
-        return _("the outlet does not use the platform e-waybill")
-    return None
 
 
 def _log(partnership, from_status, to_status, user, note=""):
     PartnershipLog.objects.create(
         partnership=partnership, from_status=from_status, to_status=to_status, user=user, note=note[:300]
     )
+
+
+def _transition(
+    partnership: Partnership, to_status: str, *, user, note: str = "", refusal: str, fields: Iterable[str] = ()
+) -> None:
+    """Move a locked partnership along the table, saving `fields` with its status, and log it.
+
+    `refusal`: the message of the DomainError raised when the table does not allow the move.
+    `user`: who moved it (None: the platform, e.g. effective at once).
+    """
+    from_status = partnership.status
+    if to_status not in Partnership.TRANSITIONS[from_status]:
+        raise DomainError(refusal, code="invalid_transition")
+    partnership.status = to_status
+    partnership.save(update_fields=["status", *fields])
+    _log(partnership, from_status, to_status, user, note)
 
 
 @transaction.atomic
@@ -64,6 +77,8 @@ def apply_for_partnerships(*, shop: Shop, user, courier_code: str, outlet_ids: l
                 _("%(outlet)s already has a pending or active partnership with your shop.") % {"outlet": outlet.code},
                 code="exists",
             ) from None
+        # The history starts pending ("" → pending); a courier without approval moves on at once. The row
+        # is inserted in its final state (one INSERT under the one-live-partnership constraint).
         _log(partnership, "", P.PENDING, user, _("Applied at %(fee)s yuan per parcel") % {"fee": f"{fee:.2f}"})
         if status == P.ACTIVE:
             _log(partnership, P.PENDING, P.ACTIVE, None, _("Effective at once: no outlet approval needed"))
@@ -71,21 +86,18 @@ def apply_for_partnerships(*, shop: Shop, user, courier_code: str, outlet_ids: l
     return created
 
 
-def _lock_for_outlet(partnership_id: int, outlet: Outlet) -> Partnership:
-    partnership = Partnership.objects.select_for_update().filter(pk=partnership_id, outlet=outlet).first()
-    if partnership is None:
-        raise NotFound(_("Partnership not found."))
-    return partnership
-
-
 @transaction.atomic
 def approve_partnership(*, partnership_id: int, outlet: Outlet, user, note: str = "") -> Partnership:
-    partnership = _lock_for_outlet(partnership_id, outlet)
-    if partnership.status != P.PENDING:
-        raise DomainError(_("Only a pending application can be approved."), code="invalid_transition")
-    partnership.status, partnership.outlet_note, partnership.effective_at = P.ACTIVE, note[:300], timezone.now()
-    partnership.save(update_fields=["status", "outlet_note", "effective_at"])
-    _log(partnership, P.PENDING, P.ACTIVE, user, note)
+    partnership = locks.partnership_for_outlet(partnership_id, outlet=outlet)
+    partnership.outlet_note, partnership.effective_at = note[:300], timezone.now()
+    _transition(
+        partnership,
+        P.ACTIVE,
+        user=user,
+        note=note,
+        refusal=_("Only a pending application can be approved."),
+        fields=["outlet_note", "effective_at"],
+    )
     return partnership
 
 
@@ -93,28 +105,29 @@ def approve_partnership(*, partnership_id: int, outlet: Outlet, user, note: str 
 def reject_partnership(*, partnership_id: int, outlet: Outlet, user, note: str) -> Partnership:
     if not note.strip():
         raise DomainError(_("Say why the application is rejected."), code="note_required")
-    partnership = _lock_for_outlet(partnership_id, outlet)
-    if partnership.status != P.PENDING:
-        raise DomainError(_("Only a pending application can be rejected."), code="invalid_transition")
-    partnership.status, partnership.outlet_note = P.REJECTED, note[:300]
-    partnership.save(update_fields=["status", "outlet_note"])
-    _log(partnership, P.PENDING, P.REJECTED, user, note)
+    partnership = locks.partnership_for_outlet(partnership_id, outlet=outlet)
+    partnership.outlet_note = note[:300]
+    _transition(
+        partnership,
+        P.REJECTED,
+        user=user,
+        note=note,
+        refusal=_("Only a pending application can be rejected."),
+        fields=["outlet_note"],
+    )
     return partnership
 
 
 @transaction.atomic
 def end_partnership(*, partnership_id: int, shop: Shop, user, note: str = "") -> Partnership:
-    partnership = Partnership.objects.select_for_update().filter(pk=partnership_id, shop=shop).first()
-    if partnership is None:
-        raise NotFound(_("Partnership not found."))
-    if partnership.status not in Partnership.LIVE_STATUSES:
-        raise DomainError(_("The partnership has already ended."), code="invalid_transition")
-    previous = partnership.status
-    partnership.status, partnership.ended_at = P.ENDED, timezone.now()
-    partnership.save(update_fields=["status", "ended_at"])
-    _log(partnership, previous, P.ENDED, user, note)
+    partnership = locks.partnership_for_shop(partnership_id, shop=shop)
+    partnership.ended_at = timezone.now()
+    _transition(
+        partnership,
+        P.ENDED,
+        user=user,
+        note=note,
+        refusal=_("The partnership has already ended."),
+        fields=["ended_at"],
+    )
     return partnership
-
-
-def active_partnership(*, shop_id: int, outlet_id: int) -> Partnership | None:
-    return Partnership.objects.filter(shop_id=shop_id, outlet_id=outlet_id, status=P.ACTIVE).first()

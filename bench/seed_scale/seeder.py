@@ -1,25 +1,12 @@
-"""Volume for benchmarks: one shop with N after-sales and what surrounds them, bulk-inserted.
-
-    python manage.py seed_scale --after-sales 1000000 [--shop scale-shop] [--batch 20000] [--append]
-
-Creates (if missing) the shop, the reference couriers and outlets and a merchant user `scale`
-(password demo-pass), then per batch, in one transaction: buyers' orders with 1–3 lines, one parcel
-per shipped order (every logistics state) with its lines and its latest tracking event, the
-after-sales (every status; open ones with deadlines spread over the coming days, some overdue;
-closed ones without a deadline), their history, the refund ledger of the refunded ones with the
-line, order and after-sale counters equal to its sums, and interception service orders (with their
-fee for the successful ones). Only bulk_create: no model save(), no services, no signals.
-
-It lives in interception (the highest layer it writes to). Numbers carry a per-run token, so
---append adds another run to the same shop.
-"""
+"""The seeder: reference rows, then one transaction per batch of after-sales, bulk-inserted."""
 
 import random
 import time
 from datetime import timedelta
 from decimal import Decimal
+from typing import TextIO
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -28,105 +15,56 @@ from interception.models import FeeCharge, ServiceOrder
 from shop import demo
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
 
-S = AfterSale.Status
-P = Parcel.Status
-T = AfterSale.Type
-R = AfterSale.Reason
-
-USERNAME = "scale"
-PASSWORD = demo.DEMO_PASSWORD
-
-# Share of each after-sale status (about 40 % open).
-STATUS_WEIGHTS = {
-    S.PENDING_MERCHANT: 22,
-    S.REFUND_AFTER_REFUSAL: 5,
-    S.AWAITING_BUYER_RETURN: 6,
-    S.AWAITING_MERCHANT_RECEIPT: 6,
-    S.ARBITRATION: 1,
-    S.REFUNDED: 38,
-    S.REJECTED: 8,
-    S.CANCELLED: 10,
-    S.CLOSED: 4,
-}
-STATUSES = list(STATUS_WEIGHTS)
-OPEN = frozenset(AfterSale.OPEN_STATUSES)
-PARCEL_WEIGHTS = {
-    P.COLLECTED: 4,
-    P.IN_TRANSIT: 14,
-    P.OUT_FOR_DELIVERY: 5,
-    P.SIGNED: 50,
-    P.REFUSED: 5,
-    P.INTERCEPTED: 6,
-    P.RETURNING: 4,
-    P.RETURNED: 6,
-    P.EXCEPTION: 3,
-    P.LOST: 2,
-    P.DAMAGED: 1,
-}
-MOVING = frozenset(Parcel.MOVING_STATUSES)
-# Parcel states an after-sale status goes with; None = not shipped. Missing = any state, or none.
-PARCEL_STATES_FOR = {
-    S.REFUND_AFTER_REFUSAL: [P.IN_TRANSIT, P.OUT_FOR_DELIVERY, P.REFUSED],
-    S.AWAITING_BUYER_RETURN: [P.SIGNED],
-    S.AWAITING_MERCHANT_RECEIPT: [P.SIGNED],
-    S.ARBITRATION: [P.SIGNED, P.SIGNED, P.LOST, P.DAMAGED, P.EXCEPTION],
-    S.REJECTED: [P.SIGNED, P.SIGNED, P.SIGNED, P.IN_TRANSIT],
-}
-# Interception service orders that match a parcel's state: (service-order status, succeeded?).
-INTERCEPTED = {
-    P.INTERCEPTED: (ServiceOrder.Status.SUCCEEDED, True),
-    P.RETURNING: (ServiceOrder.Status.RETURNING, True),
-    P.RETURNED: (ServiceOrder.Status.RETURNED, True),
-}
-LAST_ACTOR = {
-    S.PENDING_MERCHANT: Actor.BUYER,
-    S.REFUND_AFTER_REFUSAL: Actor.MERCHANT,
-    S.AWAITING_BUYER_RETURN: Actor.MERCHANT,
-    S.AWAITING_MERCHANT_RECEIPT: Actor.BUYER,
-    S.ARBITRATION: Actor.BUYER,
-    S.REFUNDED: Actor.MERCHANT,
-    S.REJECTED: Actor.MERCHANT,
-    S.CANCELLED: Actor.BUYER,
-    S.CLOSED: Actor.PLATFORM,
-}
-FLAGS = [f.value for f in AfterSale.Flag if f.value]
-ONLINE_FEE = Decimal("3.00")
+from .mix import (
+    FLAGS,
+    INTERCEPTED,
+    LAST_ACTOR,
+    MOVING,
+    ONLINE_FEE,
+    OPEN,
+    PASSWORD,
+    STATUSES,
+    USERNAME,
+    P,
+    S,
+    T,
+    fits,
+    money,
+    pick_parcel_state,
+    pick_status,
+    pick_type_reason,
+    timeline,
+)
 
 
-def money(cents: int) -> Decimal:
-    return Decimal(cents).scaleb(-2)
+class SeedError(CommandError):
+    """The seed refused (nothing written): a CommandError, as when it was `manage.py seed_scale`."""
 
 
-class Command(BaseCommand):
-    help = "Fill one shop with N after-sales and their orders, parcels, refunds and service orders (bulk inserts)."
+class ScaleSeeder:
+    def __init__(self, stdout: TextIO):
+        self.out = stdout
 
-    def add_arguments(self, parser):
-        parser.add_argument("--after-sales", type=int, required=True, dest="after_sales", help="how many to create")
-        parser.add_argument("--shop", default="scale-shop", help="shop code (created if missing)")
-        parser.add_argument("--batch", type=int, default=20000, help="after-sales per transaction (default 20000)")
-        parser.add_argument("--append", action="store_true", help="add to a shop that already has after-sales")
-        parser.add_argument("--seed", type=int, default=20261123, help="random seed")
+    def write(self, line: str) -> None:
+        self.out.write(line + "\n")
 
-    def handle(self, *args, **options):
-        total, batch = options["after_sales"], options["batch"]
+    def run(self, *, total: int, shop_code: str, batch: int, append: bool, seed: int) -> None:
         if total < 1 or batch < 1:
-            raise CommandError("--after-sales and --batch must be at least 1.")
-        self.rng = random.Random(options["seed"])
+            raise SeedError("--after-sales and --batch must be at least 1.")
+        self.rng = random.Random(seed)
         self.now = timezone.now()
         with transaction.atomic():
-            self.shop = self.seed_shop(options["shop"])
+            self.shop = self.seed_shop(shop_code)
             existing = AfterSale.objects.filter(shop=self.shop).count()
-            if existing and not options["append"]:
-                raise CommandError(
+            if existing and not append:
+                raise SeedError(
                     f"Shop {self.shop.code!r} already has {existing} after-sales: pass --append to add "
                     f"{total} more, or choose another --shop."
                 )
             self.outlets = self.seed_outlets()
             self.user = self.seed_user()
         self.token = f"{self.shop.pk}X{int(time.time() * 1000) % 10**10:x}".upper()
-        self.stdout.write(
-            f"Seeding {total:,} after-sales into {self.shop.code} (run {self.token}, batches of {batch:,})…"
-        )
+        self.write(f"Seeding {total:,} after-sales into {self.shop.code} (run {self.token}, batches of {batch:,})…")
         buyer_ids = self.seed_buyers(max(1, total // 3), batch)
         started, rows, done = time.monotonic(), 0, 0
         self.order_seq = 0
@@ -136,15 +74,13 @@ class Command(BaseCommand):
                 rows += self.seed_batch(size, buyer_ids)
             done += size
             elapsed = max(time.monotonic() - started, 1e-6)
-            self.stdout.write(
+            self.write(
                 f"  {done:>10,} / {total:,} after-sales  {rows:>11,} rows  "
                 f"{rows / elapsed:>9,.0f} rows/s  {done / elapsed:>8,.0f} after-sales/s  {elapsed:7.1f} s"
             )
         elapsed = time.monotonic() - started
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Done: {total:,} after-sales, {rows:,} rows in {elapsed:.1f} s. Log in as {USERNAME!r} / {PASSWORD!r}."
-            )
+        self.write(
+            f"Done: {total:,} after-sales, {rows:,} rows in {elapsed:.1f} s. Log in as {USERNAME!r} / {PASSWORD!r}."
         )
 
     # --- reference rows --------------------------------------------------------------------------
@@ -185,7 +121,7 @@ class Command(BaseCommand):
                 username=USERNAME, password=PASSWORD, kind="merchant", shop=self.shop, shop_role="owner"
             )
         if user.shop_id != self.shop.pk:
-            raise CommandError(f"User {USERNAME!r} exists and belongs to another shop ({user.shop_id}).")
+            raise SeedError(f"User {USERNAME!r} exists and belongs to another shop ({user.shop_id}).")
         return user
 
     def seed_buyers(self, count: int, batch: int) -> list[int]:
@@ -228,7 +164,7 @@ class Command(BaseCommand):
         fields = [model._meta.get_field(name) for name in names]
         missing = [f.name for f in model._meta.concrete_fields if not (f.primary_key or f.null or f.name in names)]
         if missing:  # a NOT NULL column without a value: Django sets no database defaults
-            raise CommandError(f"{model.__name__}: no value for {', '.join(missing)}")
+            raise SeedError(f"{model.__name__}: no value for {', '.join(missing)}")
         quote = connection.ops.quote_name
         table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
         with connection.cursor() as cursor:
@@ -246,54 +182,6 @@ class Command(BaseCommand):
         return len(rows)
 
     # --- one batch -------------------------------------------------------------------------------
-    def pick_status(self) -> str:
-        return self.rng.choices(STATUSES, weights=STATUS_WEIGHTS.values())[0]
-
-    def pick_parcel_state(self, status: str) -> str | None:
-        rng = self.rng
-        if status in PARCEL_STATES_FOR:
-            return rng.choice(PARCEL_STATES_FOR[status])
-        if rng.random() < 0.18:
-            return None  # not shipped yet: refund only
-        return rng.choices(list(PARCEL_WEIGHTS), weights=PARCEL_WEIGHTS.values())[0]
-
-    @staticmethod
-    def fits(status: str, parcel_state: str | None) -> bool:
-        allowed = PARCEL_STATES_FOR.get(status)
-        return allowed is None or parcel_state in allowed
-
-    def pick_type_reason(self, status: str, parcel_state: str | None) -> tuple[str, str]:
-        rng = self.rng
-        if parcel_state is None:
-            return T.REFUND_ONLY, rng.choice([R.NO_LONGER_NEEDED, R.NO_LONGER_NEEDED, R.OTHER])
-        if status in (S.AWAITING_BUYER_RETURN, S.AWAITING_MERCHANT_RECEIPT):
-            return T.RETURN_REFUND, rng.choice([R.QUALITY, R.DAMAGED, R.WRONG_ITEM, R.NO_LONGER_NEEDED])
-        if parcel_state == P.SIGNED and status != S.REFUND_AFTER_REFUSAL:
-            kind = rng.choices([T.RETURN_REFUND, T.REFUND_ONLY, T.PRICE_PROTECTION], weights=[55, 30, 15])[0]
-            if kind == T.PRICE_PROTECTION:
-                return kind, R.PRICE_DROP
-            return kind, rng.choice([R.QUALITY, R.DAMAGED, R.WRONG_ITEM, R.NO_LONGER_NEEDED, R.OTHER])
-        if parcel_state in (P.LOST, P.DAMAGED, P.EXCEPTION):
-            return T.REFUND_ONLY, R.DAMAGED if parcel_state == P.DAMAGED else R.NOT_RECEIVED
-        return T.REFUND_ONLY, rng.choice([R.NOT_RECEIVED, R.NOT_RECEIVED, R.NO_LONGER_NEEDED])
-
-    def timeline(self, status: str):
-        """(applied_at, deadline, closed_at) for an after-sale in this status."""
-        rng, now = self.rng, self.now
-        if status in OPEN:
-            if rng.random() < 0.08:  # overdue: the timeout sweep has not taken it yet
-                deadline = now - timedelta(seconds=rng.uniform(60, 36 * 3600))
-            elif status == S.PENDING_MERCHANT:
-                deadline = now + timedelta(seconds=rng.uniform(60, 48 * 3600))
-            else:
-                deadline = now + timedelta(seconds=rng.uniform(60, 7 * 24 * 3600))
-            window = timedelta(hours=48) if status == S.PENDING_MERCHANT else timedelta(days=7)
-            applied = min(deadline - window, now - timedelta(minutes=5))
-            return applied, deadline, None
-        applied = now - timedelta(seconds=rng.uniform(2 * 86400, 85 * 86400))
-        closed = min(applied + timedelta(seconds=rng.uniform(600, 5 * 86400)), now)
-        return applied, None, closed
-
     def seed_batch(self, size: int, buyer_ids: list[int]) -> int:
         rng, now, shop, token = self.rng, self.now, self.shop, self.token
         lines_of, parcel_of, plans = [], [], []
@@ -302,20 +190,20 @@ class Command(BaseCommand):
             self.order_seq += 1
             n = self.order_seq
             k = rng.choices([1, 2, 3], weights=[60, 28, 12])[0]
-            first = self.pick_status() if n > len(STATUSES) else STATUSES[n - 1]
-            parcel_state = self.pick_parcel_state(first)
+            first = pick_status(rng) if n > len(STATUSES) else STATUSES[n - 1]
+            parcel_state = pick_parcel_state(rng, first)
             wanted = 2 if (rng.random() < 0.18 and made + 2 <= size) else 1
             specs = [(0, first)]
             if wanted == 2:
                 if k >= 2:
-                    second = self.pick_status()
-                    specs.append((1, second if self.fits(second, parcel_state) else S.PENDING_MERCHANT))
+                    second = pick_status(rng)
+                    specs.append((1, second if fits(second, parcel_state) else S.PENDING_MERCHANT))
                 elif first in (S.CANCELLED, S.REJECTED):
                     # withdrawn or rejected, then applied again on the same line (sequence 2)
-                    second = self.pick_status()
-                    specs.append((0, second if self.fits(second, parcel_state) else S.PENDING_MERCHANT))
+                    second = pick_status(rng)
+                    specs.append((0, second if fits(second, parcel_state) else S.PENDING_MERCHANT))
             made += len(specs)
-            timelines = [self.timeline(status) for _line, status in specs]
+            timelines = [timeline(rng, now, status) for _line, status in specs]
             paid_at = min(t[0] for t in timelines) - timedelta(seconds=rng.uniform(3600, 5 * 86400))
             lines = []
             for j in range(k):
@@ -331,7 +219,7 @@ class Command(BaseCommand):
             for seq, ((line_index, status), (applied, deadline, closed)) in enumerate(
                 zip(specs, timelines, strict=True), start=1
             ):
-                kind, reason = self.pick_type_reason(status, parcel_state)
+                kind, reason = pick_type_reason(rng, status, parcel_state)
                 line_cents = lines[line_index][4]
                 if kind == T.PRICE_PROTECTION:
                     amount = max(1, line_cents * rng.randint(5, 20) // 100)

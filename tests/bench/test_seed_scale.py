@@ -5,7 +5,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.db import connection
 from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from aftersales.models import AfterSale, AfterSaleLog, RefundEntry
+from bench.seed_scale import seed_scale
 from interception.models import FeeCharge, ServiceOrder
 from shop import keyset
 from shop.models import Order, OrderLine, Parcel, Shop, User
@@ -20,7 +21,7 @@ from shop.models import Order, OrderLine, Parcel, Shop, User
 
 def seed(count: int, **options) -> str:
     out = io.StringIO()
-    call_command("seed_scale", after_sales=count, stdout=out, **options)
+    seed_scale(after_sales=count, stdout=out, **options)
     return out.getvalue()
 
 

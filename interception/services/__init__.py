@@ -1,0 +1,32 @@
+"""Interception's writes, by stage: launch (preview and create), carrier (the task's calls), results
+(a carrier's answer applied), partnerships (offline settlement) and the assistant rule's settings.
+
+`from interception import services` and `services.launch_interceptions(...)` keep working: the
+names callers use are re-exported here.
+"""
+
+from .assistant import open_assistant_rule, save_assistant_rule
+from .carrier import CARRIER_RETRY_DELAYS, run_service_order, run_service_orders
+from .launch import LAUNCH_CHUNK_SIZE, Candidate, candidates_for, create_batch, launch_interceptions, retry_failed
+from .partnerships import apply_for_partnerships, approve_partnership, end_partnership, reject_partnership
+from .results import RESULT_STATUSES, apply_result
+
+__all__ = [
+    "CARRIER_RETRY_DELAYS",
+    "LAUNCH_CHUNK_SIZE",
+    "RESULT_STATUSES",
+    "Candidate",
+    "apply_for_partnerships",
+    "apply_result",
+    "approve_partnership",
+    "candidates_for",
+    "create_batch",
+    "end_partnership",
+    "launch_interceptions",
+    "open_assistant_rule",
+    "reject_partnership",
+    "retry_failed",
+    "run_service_order",
+    "run_service_orders",
+    "save_assistant_rule",
+]

@@ -1,0 +1,160 @@
+"""The carrier stage: a task calls the carrier for a chunk of service orders and records each answer.
+
+The carrier is called outside any transaction and while no row lock is held; each answer is applied
+in a short transaction of its own (results.apply_result).
+"""
+
+import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import schedule
+
+from shop.models import Parcel
+
+from .. import gateway, locks
+from ..gateway import CarrierError, LaunchResult, ParcelFacts
+from ..models import ServiceOrder, ServiceOrderLog
+from .results import apply_result
+from .transitions import transition_many
+
+logger = logging.getLogger(__name__)
+
+SO = ServiceOrder.Status
+
+# A chunk's calls that the carrier did not answer (CarrierError) run again later, as their own task, after
+# these delays (the django-q2 scheduler looks about every 30 s). Not a raise for django-q2 to retry:
+# with ack_failures it acknowledges a failed task and never runs it again, and a raise would also
+# report the chunk's other parcels as failed. After the last delay they stay "processing" (logged).
+CARRIER_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+
+
+def parcel_facts(parcel: Parcel, service_order_id: int | None = None) -> ParcelFacts:
+    """What the carrier adapters see of a parcel: plain facts, no model."""
+    return ParcelFacts(
+        service_order_id=service_order_id,
+        courier=parcel.courier.code,
+        tracking_no=parcel.tracking_no,
+        status=parcel.status,
+    )
+
+
+def run_service_orders(service_order_ids: list[int]) -> dict[str, int]:
+    """The task: call the carrier for a chunk of service orders, then apply each result.
+
+    At least once: running it twice never acts twice (a service order past "processing" is left
+    alone; the carrier takes the service-order id as its idempotency key). Returns the count of
+    each outcome, which django-q2 keeps as the task's result.
+    """
+    return dict(Counter(_run(service_order_ids).values()))
+
+
+def run_service_order(service_order_id: int) -> str:
+    """The one-service-order task of before the chunks (tasks may still be queued): same semantics."""
+    return _run([service_order_id]).get(service_order_id, "nothing to do")
+
+
+def _run(service_order_ids: list[int]) -> dict[int, str]:
+    outcomes: dict[int, str] = {}
+    to_launch = _mark_processing(service_order_ids, outcomes)
+    if not to_launch:
+        return outcomes
+    language = translation.get_language()
+    retry, errors = [], []
+    # The carrier calls run in a pool (they mostly wait on the network) while this thread applies each
+    # answer as it arrives: the database work stays here, in the task's own thread and connection.
+    workers = max(1, min(settings.CARRIER_CONCURRENCY, len(to_launch)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool:
+        calls = {pool.submit(_launch, parcel_facts(so.parcel, so.pk), language): so for so in to_launch}
+        for call in as_completed(calls):
+            service_order = calls[call]
+            try:
+                outcomes[service_order.pk] = _record(service_order.pk, call.result())
+            except CarrierError as exc:  # the carrier did not answer this one: the others go on
+                logger.warning("carrier call for %s failed: %s", service_order.number, exc)
+                outcomes[service_order.pk] = "retry"
+                retry.append(service_order)
+            except Exception as exc:  # a bug or the database: keep going, fail the task at the end
+                logger.exception("service order %s: result not applied", service_order.number)
+                outcomes[service_order.pk] = "error"
+                retry.append(service_order)
+                errors.append(exc)
+    _retry_later(retry)
+    if errors:
+        raise errors[0]  # shown as a failed task; the others' results are applied, these retried
+    return outcomes
+
+
+def _mark_processing(service_order_ids: list[int], outcomes: dict[int, str]) -> list[ServiceOrder]:
+    """Move the chunk's pending service orders to "processing" and count the carrier call, in one short
+    transaction. Returns those to send to the carrier: not those already accepted (a carrier_ref),
+    whose result comes by callback."""
+    outcomes.update(dict.fromkeys(service_order_ids, "nothing to do"))
+    with transaction.atomic():
+        to_launch = []
+        for service_order in locks.pending_service_orders(service_order_ids):
+            if service_order.status == SO.PROCESSING and service_order.carrier_ref:
+                outcomes[service_order.pk] = "waiting for the carrier's callback"
+            else:
+                to_launch.append(service_order)
+        if not to_launch:
+            return []
+        transition_many(
+            to_launch,
+            SO.PROCESSING,
+            actor=ServiceOrderLog.Actor.PLATFORM,
+            message=_("Sent to the carrier"),
+            at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+    for service_order in to_launch:
+        service_order.attempts += 1
+    return to_launch
+
+
+def _launch(facts: ParcelFacts, language: str) -> LaunchResult:
+    # In a pool thread: no database here (adapters never touch it); the task's language for the reasons.
+    with translation.override(language):
+        return gateway.get_gateway().launch(facts)
+
+
+def _record(service_order_id: int, result: LaunchResult) -> str:
+    if result.status == "processing":
+        ServiceOrder.objects.filter(pk=service_order_id, carrier_ref="").update(carrier_ref=result.carrier_ref)
+        return "processing"
+    apply_result(
+        service_order_id=service_order_id,
+        status=result.status,
+        reason=result.reason,
+        occurred_at=result.occurred_at or timezone.now(),
+        carrier_ref=result.carrier_ref,
+    )
+    return result.status
+
+
+def _retry_later(service_orders: list[ServiceOrder]) -> None:
+    """Queue the given service orders' carrier calls again, after a delay that grows with their calls."""
+    if not service_orders:
+        return
+    attempts = min(so.attempts for so in service_orders)
+    if attempts > len(CARRIER_RETRY_DELAYS):
+        logger.error(
+            "carrier unreachable after %s calls, left processing: %s",
+            attempts,
+            ", ".join(so.number for so in service_orders),
+        )
+        return
+    schedule(
+        "interception.tasks.run_service_orders",
+        sorted(so.pk for so in service_orders),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,  # a ONCE schedule is deleted once run
+        next_run=timezone.now() + CARRIER_RETRY_DELAYS[attempts - 1],
+    )
