@@ -223,7 +223,3 @@ def test_the_data_migration_creates_the_schedule_and_its_reverse_removes_it(db):
     assert Schedule.objects.filter(func=tasks_claims.PAYMENT_SCHEDULE_FUNC).count() == 1
     migration.delete_schedule(apps, None)
     assert not Schedule.objects.filter(name=tasks_claims.PAYMENT_SCHEDULE_NAME).exists()
-
-
-def test_migrate_made_the_schedule(db):
-    assert Schedule.objects.filter(func=tasks_claims.PAYMENT_SCHEDULE_FUNC).count() == 1
