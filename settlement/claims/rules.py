@@ -124,6 +124,61 @@ def is_unanswered_too_long(now: datetime, filed_at: datetime) -> bool:
     return now >= answer_deadline(filed_at)
 
 
+# --- an accepted claim that is not paid ------------------------------------------------------------
+
+REMIND = "remind"  # the outlet is told that the claim it accepted is still unpaid
+ESCALATE = "escalate"  # the claim goes to platform arbitration
+
+
+def payment_reminder_days() -> int:
+    """Days after the acceptance before the outlet is reminded (SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS, 7)."""
+    return int(getattr(settings, "SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS", 7))
+
+
+def payment_escalation_days() -> int:
+    """Days after the acceptance before arbitration (SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS, 14)."""
+    return int(getattr(settings, "SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS", 14))
+
+
+def payment_step(
+    now: datetime,
+    *,
+    accepted_at: datetime,
+    reminded_at: datetime | None,
+    remind_after: timedelta,
+    escalate_after: timedelta,
+) -> str | None:
+    """What is due at `now` for a claim accepted at `accepted_at` and still unpaid: REMIND, ESCALATE or None.
+
+    Counted in whole 24-hour days from the acceptance, like the answer deadline; each bound included
+    (accepted 2026-11-01 10:00, 7 days: reminded from 2026-11-08 10:00). The reminder is given once
+    (`reminded_at` set: nothing more until the escalation). Once the escalation is due it wins, reminded
+    or not: a worker that was down for a week does not hold the claim back for another reminder.
+    """
+    waited = now - accepted_at
+    if waited >= escalate_after:
+        return ESCALATE
+    if reminded_at is None and waited >= remind_after:
+        return REMIND
+    return None
+
+
+def payment_due(now: datetime, accepted_at: datetime, reminded_at: datetime | None) -> str | None:
+    """`payment_step` with the settings' figures."""
+    return payment_step(
+        now,
+        accepted_at=accepted_at,
+        reminded_at=reminded_at,
+        remind_after=timedelta(days=payment_reminder_days()),
+        escalate_after=timedelta(days=payment_escalation_days()),
+    )
+
+
+def payment_escalation_at(accepted_at: datetime) -> datetime:
+    """An accepted claim still unpaid at this moment (or later) goes to platform arbitration."""
+    return accepted_at + timedelta(days=payment_escalation_days())
+
+
 def days_between(now: datetime, moment: datetime) -> int:
     """Calendar days from today to the day of `moment`, in Asia/Shanghai (negative: it has passed)."""
     return (_local_date(moment) - _local_date(now)).days

@@ -1,5 +1,6 @@
-"""Exports: a statement's lines, the same for both sides (CSV streamed, XLSX in openpyxl's write-only
-mode), and a reconciliation's differences (CSV streamed)."""
+"""Exports: a statement's lines, the same for both sides (CSV streamed, XLSX written row by row), and a
+reconciliation's differences (CSV streamed). All through `shop.streaming`, whose writers neutralise
+formula starters in text cells (`shop.exports.safe_cell`)."""
 
 import tempfile
 
@@ -40,16 +41,9 @@ def csv_response(statement: Statement) -> StreamingHttpResponse:
 
 
 def xlsx_response(statement: Statement) -> FileResponse:
-    """The lines as XLSX, written in openpyxl's write-only mode to a temporary file (fees as numbers)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(f"{statement.month:%Y-%m}")
-    sheet.append([str(label) for label in EXPORT_HEADER])
-    for row in export_rows(statement):
-        sheet.append(row)
+    """The lines as XLSX, written row by row to a temporary file (fees as numbers)."""
     handle = tempfile.TemporaryFile()
-    workbook.save(handle)
+    streaming.write_xlsx(handle, title=f"{statement.month:%Y-%m}", header=EXPORT_HEADER, rows=export_rows(statement))
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=export_name(statement, "xlsx"))
 

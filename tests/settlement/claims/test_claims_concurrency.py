@@ -66,3 +66,25 @@ def test_accept_dispute_and_the_escalation_at_once_give_exactly_one_answer(world
     )
     assert claim.status == steps[-1]
     assert (claim.accepted_amount is not None) == (claim.status == "accepted")
+
+
+def test_the_payment_and_two_unpaid_sweeps_at_once_give_exactly_one_outcome(world):
+    shop, outlet, merchant, staff, service_order = world
+    claim = file(service_order, merchant)
+    accepted_at = IN_WINDOW + timedelta(hours=1)
+    claims.outlet_accept(claim_id=claim.pk, outlet=outlet, user=staff, amount=Decimal("90.00"), now=accepted_at)
+
+    def work(i):
+        if i == 0:
+            with transaction.atomic():
+                return claims.record_compensation(
+                    claim_id=claim.pk, shop=shop, user=merchant, payment_reference="BANK-1", amount=Decimal("90.00")
+                )
+        return claims.chase_unpaid(now=accepted_at + timedelta(days=14))
+
+    run_together(3, work)
+
+    claim.refresh_from_db()
+    steps = list(claim.logs.values_list("to_status", flat=True))
+    assert steps in (["submitted", "accepted", "compensated"], ["submitted", "accepted", "arbitration"])
+    assert claim.status == steps[-1]
