@@ -2,6 +2,7 @@
 applies the answer like a callback, and sends again what the carrier never received."""
 
 import json
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -187,3 +189,41 @@ def test_the_sweep_command_sweeps_as_if_later(launched, capsys):
     assert "Swept: relaunched: 1." in capsys.readouterr().out
     service_order.refresh_from_db()
     assert service_order.status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED needs PostgreSQL; SQLite has one writer")
+def test_a_service_order_another_run_holds_is_skipped_not_waited_for(
+    refund_only_in_transit, shop, merchant, monkeypatch
+):
+    monkeypatch.setattr("interception.services.launch.async_task", lambda *args, **kwargs: None)
+    with transaction.atomic():
+        held, free = (
+            services.launch_interceptions(
+                shop=shop, user=merchant, after_sale_ids=[refund_only_in_transit(order_no=no).pk], via="detail"
+            )[0][0]
+            for no in ("O-1", "O-2")
+        )
+    locked, release = threading.Event(), threading.Event()
+
+    def other_run():  # another sweep (or carrier task) in the middle of its transaction on `held`
+        try:
+            with transaction.atomic():
+                ServiceOrder.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        outcomes = services.sweep_stuck_service_orders(now=timezone.now() + TIMEOUT + timedelta(minutes=1))
+    finally:
+        release.set()
+        thread.join(10)
+
+    assert outcomes == {"relaunched": 1}
+    statuses = dict(ServiceOrder.objects.values_list("pk", "status"))
+    assert statuses == {held.pk: "submitted", free.pk: "succeeded"}
