@@ -13,12 +13,9 @@ after-sales is left alone.
 import itertools
 import random
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from unittest import mock
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -106,13 +103,6 @@ PLANS = {
 }
 ABUSE_SHOP = "demo-shop"
 ABUSE_APPLICATIONS = 6  # refund-only requests of one buyer: above AFTERSALES_ABUSE_THRESHOLD_COUNT
-
-
-@contextmanager
-def demo_clock(at: datetime) -> Iterator[None]:
-    """Interception's launch and results still read the clock (until they take `at=`)."""
-    with mock.patch.object(timezone, "now", new=lambda: at):
-        yield
 
 
 class Skip(Exception):

@@ -9,7 +9,6 @@ from decimal import Decimal
 from django.db import transaction
 
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import demo_clock
 from aftersales.models import AfterSale
 from shop.models import Order, Outlet, Parcel, Shop, User
 
@@ -108,13 +107,14 @@ def seed_service_orders(shop: Shop, owner, rng: random.Random, now: datetime) ->
                 note="快递一直没到，不想要了",
                 at=launched_at - timedelta(hours=1),
             )
-        with demo_clock(launched_at), transaction.atomic():
+        with transaction.atomic():
             created, _skipped = services.launch_interceptions(
                 shop=shop,
                 user=None if via == "assistant_rule" else owner,
                 after_sale_ids=[after_sale.pk],
                 via=via,
                 enqueue=False,
+                at=launched_at,
             )
         if not created:
             continue

@@ -27,7 +27,6 @@ from django.db.models import Min
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import demo_clock
 from aftersales.models import AfterSale
 from interception import services as interception_services
 from interception.models import FeeCharge, Partnership, PartnershipLog, ServiceOrder
@@ -126,9 +125,14 @@ class Replay:
                 at=applied_at,
             )
         launched_at = applied_at + self.rng.uniform(5, 15) * MINUTE
-        with demo_clock(launched_at), transaction.atomic():
+        with transaction.atomic():
             created, _skipped = interception_services.launch_interceptions(
-                shop=self.shop, user=self.owner, after_sale_ids=[after_sale.pk], via="detail", enqueue=False
+                shop=self.shop,
+                user=self.owner,
+                after_sale_ids=[after_sale.pk],
+                via="detail",
+                enqueue=False,
+                at=launched_at,
             )
             if not created:
                 return
@@ -142,8 +146,7 @@ class Replay:
         ):
             if at >= self.now:
                 break
-            with demo_clock(at):
-                interception_services.apply_result(service_order_id=service_order.pk, status=status, occurred_at=at)
+            interception_services.apply_result(service_order_id=service_order.pk, status=status, occurred_at=at)
 
     def parcel(self, succeeded_at: datetime) -> Parcel:
         """A shipped order of the shop whose parcel left from the outlet and is still on its way."""

@@ -5,6 +5,7 @@ carrier calls run later, in tasks (carrier.py), outside any transaction.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -103,12 +104,16 @@ def launch_interceptions(
     via: str,
     batch: InterceptionBatch | None = None,
     enqueue: bool = True,
+    at: datetime | None = None,
 ) -> tuple[list[ServiceOrder], list[tuple[AfterSale, str]]]:
     """Create a service order per eligible after-sale's parcel and queue the carrier calls.
 
     Returns (created, skipped with reasons). Pre-checks run again here, under the locks. A fixed
     number of queries whatever the count: a bulk confirm of 1 000 is as quick as one of 3.
+    `enqueue=False` queues no carrier call (the demo seed writes the results itself); `at`: the
+    launch's moment, now by default.
     """
+    at = at or timezone.now()
     locks.after_sales(after_sale_ids, shop=shop)
     # Re-check on the locked rows: another launch or a buyer event may have come first.
     candidates = candidates_for(shop=shop, after_sale_ids=sorted(set(after_sale_ids)), precheck=False)
@@ -121,14 +126,14 @@ def launch_interceptions(
             continue
         parcels.add(candidate.parcel.pk)
         eligible.append(candidate)
-    created = _create_service_orders(eligible, shop=shop, user=user, via=via, batch=batch, skipped=skipped)
+    created = _create_service_orders(eligible, shop=shop, user=user, via=via, batch=batch, skipped=skipped, at=at)
     by_rule = via == ServiceOrder.Via.ASSISTANT_RULE
     log_launched(
         created,
         actor=ServiceOrderLog.Actor.ASSISTANT_RULE if by_rule else ServiceOrderLog.Actor.MERCHANT,
         user=user,
         message=_("Launched via %(via)s") % {"via": ServiceOrder.Via(via).label},
-        at=timezone.now(),
+        at=at,
     )
     ids = [service_order.pk for service_order in created]
     if enqueue and ids:  # the demo seed writes its own results and queues nothing
@@ -138,7 +143,7 @@ def launch_interceptions(
 
 
 def _create_service_orders(
-    eligible: list[Candidate], *, shop: Shop, user, via: str, batch, skipped: list
+    eligible: list[Candidate], *, shop: Shop, user, via: str, batch, skipped: list, at: datetime
 ) -> list[ServiceOrder]:
     """Insert the service orders at once. The unique live-order-per-parcel constraint stays the last
     line: if the bulk insert hits it (a launch outside these locks won the race), insert one by one so
@@ -158,6 +163,7 @@ def _create_service_orders(
             fee=candidate.fee.amount,
             via=via,
             created_by=user,
+            created_at=at,
         )
 
     try:

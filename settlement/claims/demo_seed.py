@@ -21,7 +21,7 @@ from django.db import transaction
 
 from aftersales import notifications
 from aftersales import services as aftersales_services
-from aftersales.demo_seed import PNG, demo_clock
+from aftersales.demo_seed import PNG
 from aftersales.models import AfterSale
 from interception import services as interception_services
 from shop import demo
@@ -143,9 +143,14 @@ def intercept(shop, outlet, owner, number: int, succeeded_at: datetime, status: 
             note=rng.choice(["物流一直不动，不想要了", "快递好几天没更新", "不想等了，申请退款"]),
             at=applied_at,
         )
-    with demo_clock(applied_at + 10 * timedelta(minutes=1)), transaction.atomic():
+    with transaction.atomic():
         (service_order,), _skipped = interception_services.launch_interceptions(
-            shop=shop, user=owner, after_sale_ids=[after_sale.pk], via="detail", enqueue=False
+            shop=shop,
+            user=owner,
+            after_sale_ids=[after_sale.pk],
+            via="detail",
+            enqueue=False,
+            at=applied_at + 10 * timedelta(minutes=1),
         )
     results = [("succeeded", succeeded_at, "")]
     if status in ("returning", "return_failed"):
@@ -153,7 +158,7 @@ def intercept(shop, outlet, owner, number: int, succeeded_at: datetime, status: 
     if status == "return_failed":
         results.append(("return_failed", succeeded_at + 3 * DAY, failure))
     for result, at, return_failure in results:
-        with demo_clock(at), transaction.atomic():
+        with transaction.atomic():
             interception_services.apply_result(
                 service_order_id=service_order.pk, status=result, occurred_at=at, return_failure=return_failure
             )

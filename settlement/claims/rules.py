@@ -8,12 +8,11 @@ show why an action is not available. A blocker is a user-facing reason (lower ca
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shop.localtime import SHANGHAI
 
 # 理赔: "拦截成功后7天-30天内可发起投诉" (seed 003) — the window, counted from the interception's success.
 CLAIM_WINDOW_OPENS = timedelta(days=7)  # exactly 7 × 24 h after the success

@@ -6,8 +6,8 @@ import tempfile
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy
 
-from interception.tables import shanghai
 from shop import streaming
+from shop.localtime import local_format
 
 from . import selectors
 from .models import Reconciliation, ReconciliationRow, Statement
@@ -26,7 +26,7 @@ def export_rows(statement: Statement):
         "service_order_id", "tracking_no", "succeeded_at", "amount"
     )
     for service_order_id, tracking_no, succeeded_at, amount in lines.iterator(chunk_size=2000):
-        yield [f"SO{service_order_id:08d}", tracking_no, shanghai(succeeded_at, "%Y-%m-%d %H:%M:%S"), amount]
+        yield [f"SO{service_order_id:08d}", tracking_no, local_format(succeeded_at, "%Y-%m-%d %H:%M:%S"), amount]
 
 
 def export_name(statement: Statement, extension: str) -> str:

@@ -389,3 +389,24 @@ def test_two_deliveries_at_the_same_moment_apply_the_result_once(
     assert ServiceOrder.objects.get().status == "succeeded"
     assert (FeeCharge.objects.count(), RefundEntry.objects.count()) == (1, 1)
     assert CarrierCallback.objects.filter(applied=True).count() == 1
+
+
+# --- the production secret ---------------------------------------------------------------------
+
+
+def test_a_callback_signed_with_the_development_default_is_a_401_and_changes_nothing(
+    processing,
+    carrier,
+    settings,
+):
+    settings.CARRIER_CALLBACK_SECRET = "carrier-secret-of-production"
+    before = snapshot(processing)
+    body = (
+        f'{{"callback_id": "CB-forged", "request_id": "SO{processing.pk:08d}", "status": "succeeded",'
+        f' "reason": "", "occurred_at": "2026-11-22T11:00:00+08:00"}}'
+    ).encode()
+
+    response = carrier.post_raw(body, secret="dev-carrier-secret")
+
+    assert (response.status_code, response.json()) == (401, {"error": "invalid signature"})
+    assert snapshot(processing) == before

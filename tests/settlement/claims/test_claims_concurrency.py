@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from settlement.claims import services as claims
 from settlement.models import Claim, ClaimLog
-from tests.aftersales.test_concurrency import outcome_kinds, run_together
+from tests.concurrency import outcome_kinds, run_together
 from tests.settlement.factories import IN_WINDOW, file, intercepted
 from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
