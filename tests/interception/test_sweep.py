@@ -1,6 +1,7 @@
 """The stuck service orders sweep: asks the carrier about what has no result past the courier's timeout,
 applies the answer like a callback, and sends again what the carrier never received."""
 
+import importlib
 import json
 import threading
 import time
@@ -8,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
@@ -166,7 +168,11 @@ def test_a_launch_the_carrier_never_received_is_sent_again_under_the_same_reques
     assert (service_order.status, service_order.carrier_ref) == ("processing", "SBX00000001")
 
 
-def test_the_sweep_schedule_is_created_by_the_migration_and_ensure_is_idempotent(db):
+def test_the_sweep_schedule_migration_creates_it_every_5_minutes_and_its_reverse_deletes_it(db):
+    migration = importlib.import_module("interception.migrations.0006_stuck_orders_sweep_schedule")
+    Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE).delete()  # a transactional test may have flushed it
+
+    migration.create_schedule(apps, None)
     schedule = Schedule.objects.get(name=tasks.SWEEP_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
         "interception.tasks.sweep_stuck_service_orders",
@@ -175,10 +181,11 @@ def test_the_sweep_schedule_is_created_by_the_migration_and_ensure_is_idempotent
         -1,
     )
     Schedule.objects.filter(pk=schedule.pk).update(minutes=60)
-
-    again = tasks.ensure_sweep_schedule()
-
+    again = tasks.ensure_sweep_schedule()  # brought up to date, not duplicated
     assert (again.pk, again.minutes, Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE).count()) == (schedule.pk, 5, 1)
+
+    migration.delete_schedule(apps, None)
+    assert not Schedule.objects.filter(name=tasks.SWEEP_SCHEDULE).exists()
 
 
 def test_the_sweep_command_sweeps_as_if_later(launched, capsys):

@@ -20,7 +20,7 @@ def delete_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("interception", "0004_stuck_orders_and_carrier_alerts"),
+        ("interception", "0005_stuck_orders_and_carrier_alerts"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
     ]
 

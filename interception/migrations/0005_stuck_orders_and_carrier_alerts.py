@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('aftersales', '0003_times_given_by_the_services'),
-        ('interception', '0003_assistantrulelog'),
+        ('interception', '0004_launch_time_given_by_the_service'),
         ('shop', '0003_buyer_nickname_index'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
