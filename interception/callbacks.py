@@ -54,17 +54,8 @@ from . import services
 from .gateway.http import service_order_id_from, sign
 from .models import CarrierCallback, ServiceOrder
 
-SO = ServiceOrder.Status
-
-# The carrier's result vocabulary → (our result status, return failure).
-CALLBACK_STATUSES: dict[str, tuple[str, str]] = {
-    "succeeded": (SO.SUCCEEDED, ""),
-    "failed": (SO.FAILED, ""),
-    "returning": (SO.RETURNING, ""),
-    "returned": (SO.RETURNED, ""),
-    "lost": (SO.RETURN_FAILED, ServiceOrder.ReturnFailure.LOST),
-    "damaged": (SO.RETURN_FAILED, ServiceOrder.ReturnFailure.DAMAGED),
-}
+# The carrier's result vocabulary → (our result status, return failure); the status queries share it.
+CALLBACK_STATUSES = services.CARRIER_RESULTS
 
 
 @dataclass(frozen=True)
