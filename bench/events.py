@@ -31,11 +31,10 @@ import time
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from bench.common import BASE_DIR, Context, percentile
+from shop.localtime import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PATH = "/api/platform/events"
 CLIENTS = int(os.environ.get("BENCH_EVENTS_CLIENTS", "8"))
 WORKERS = int(os.environ.get("BENCH_EVENTS_WORKERS", "4"))

@@ -27,14 +27,13 @@ import sys
 import threading
 import time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 if __package__ in (None, ""):  # run as a script: make `bench` and the project importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import Context, rss_mb
+from shop.localtime import SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 LANGUAGE = "zh-hans"  # what merchants see by default
 
 

@@ -5,6 +5,7 @@ editing a row: the history and the fee ledger stay complete.
 """
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -15,6 +16,7 @@ from . import services
 from .models import (
     AssistantRule,
     AssistantRuleLog,
+    CarrierAlert,
     CarrierCallback,
     FeeCharge,
     InterceptionBatch,
@@ -181,6 +183,8 @@ class ServiceOrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "result_at",
         "succeeded_at",
         "attempts",
+        "carrier_checked_at",
+        "waiting_reason",
         "created_by",
         "created_at",
         "updated_at",
@@ -245,3 +249,62 @@ class AssistantRuleAdmin(admin.ModelAdmin):
     search_fields = ("shop__code", "shop__name")
     filter_horizontal = ("couriers",)
     inlines = [AssistantRuleLogInline]
+
+
+@admin.action(description=_("Close the selected alerts: the configuration is fixed"), permissions=["change"])
+def close_carrier_alerts(modeladmin, request, queryset):
+    closed = 0
+    for alert in queryset:
+        try:
+            services.close_carrier_alert(
+                alert_id=alert.pk, user=request.user, note=gettext("Closed by a platform operator."), at=timezone.now()
+            )
+        except (DomainError, NotFound) as error:
+            modeladmin.message_user(request, f"#{alert.pk}: {error.message}", messages.WARNING)
+        else:
+            closed += 1
+    if closed:
+        modeladmin.message_user(
+            request,
+            gettext("%(count)d alert(s) closed: the waiting service orders are sent again by the next sweep.")
+            % {"count": closed},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(CarrierAlert)
+class CarrierAlertAdmin(admin.ModelAdmin):
+    """Opened by the carrier calls; operators fix the configuration, then close the alert with the action."""
+
+    list_display = (
+        "courier",
+        "status",
+        "http_status",
+        "message",
+        "occurrences",
+        "opened_at",
+        "last_seen_at",
+        "closed_at",
+    )
+    list_filter = ("status", "courier")
+    list_select_related = ("courier",)
+    fields = (
+        "courier",
+        "status",
+        "http_status",
+        "message",
+        "occurrences",
+        "opened_at",
+        "last_seen_at",
+        "closed_at",
+        "closed_by",
+        "close_note",
+    )
+    readonly_fields = fields  # opened by the carrier task, closed by the action (a service)
+    actions = [close_carrier_alerts]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -181,6 +181,11 @@ class ServiceOrder(models.Model):
     result_at = models.DateTimeField(_("result at"), null=True, blank=True)
     succeeded_at = models.DateTimeField(_("succeeded at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("carrier calls"), default=0)
+    # When we last sent it to the carrier or asked the carrier about it: the stuck-orders sweep asks again
+    # once the courier's result timeout has passed since (services.sweep).
+    carrier_checked_at = models.DateTimeField(_("carrier last asked at"), null=True, blank=True)
+    # Why a pending service order is waiting and not failed (the carrier refused our configuration).
+    waiting_reason = models.CharField(_("waiting because"), max_length=200, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("launched by")
     )
@@ -206,6 +211,7 @@ class ServiceOrder(models.Model):
             models.Index(fields=["shop", "status", "-created_at"], name="so_shop_status_idx"),
             models.Index(fields=["outlet", "-created_at"], name="so_outlet_created_idx"),
             models.Index(fields=["batch", "status"], name="so_batch_idx"),
+            models.Index(fields=["status", "carrier_checked_at"], name="so_stuck_idx"),
         ]
 
     def __str__(self):
@@ -260,6 +266,43 @@ class CarrierCallback(models.Model):
 
     def __str__(self):
         return self.callback_id
+
+
+class CarrierAlert(models.Model):
+    """An operator alert: a courier's carrier answered 401, 403 or 404, usually a wrong key or URL of ours.
+
+    While it is open, calls to that courier are paused and its service orders wait (not failed). It
+    closes when an operator says the configuration is fixed, or when the carrier answers again; the
+    stuck-orders sweep then sends the waiting orders again.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")  # calls to the courier are paused
+        CLOSED = "closed", _("closed")  # fixed: calls resume
+
+    courier = models.ForeignKey(Courier, on_delete=models.PROTECT, related_name="+", verbose_name=_("courier"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"))
+    message = models.CharField(_("carrier's answer"), max_length=300)
+    occurrences = models.PositiveIntegerField(_("times seen"), default=1)
+    opened_at = models.DateTimeField(_("opened at"))
+    last_seen_at = models.DateTimeField(_("last seen at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("closed by")
+    )
+    close_note = models.CharField(_("closing note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("carrier configuration alert")
+        verbose_name_plural = _("carrier configuration alerts")
+        ordering = ["-opened_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["courier"], condition=Q(status="open"), name="carrier_alert_one_open"),
+        ]
+
+    def __str__(self):
+        return f"{self.courier_id}: HTTP {self.http_status} ({self.status})"
 
 
 class FeeCharge(models.Model):

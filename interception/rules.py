@@ -1,8 +1,10 @@
 """Interception rules as pure functions: eligibility, fee selection, outlets, the assistant rule's match."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -10,6 +12,20 @@ from aftersales.models import AfterSale
 from shop.models import Outlet, Parcel
 
 ONLINE_FEE = Decimal("3.00")  # per order, charged on success, passed on to the courier
+
+# Minutes a service order may stay "submitted" or "processing" without news from the carrier before the
+# stuck-orders sweep asks the carrier (or sends it again), per courier code; data, not code: the setting
+# CARRIER_RESULT_TIMEOUT_MINUTES (a dict of the same shape) replaces this one when it is set.
+RESULT_TIMEOUT_MINUTES_DEFAULT = 30
+RESULT_TIMEOUT_MINUTES: dict[str, int] = {"YTO": 30, "JT": 30}
+
+
+def result_timeouts() -> tuple[dict[str, timedelta], timedelta]:
+    """(per-courier result timeouts, the timeout of any other courier)."""
+    minutes = getattr(settings, "CARRIER_RESULT_TIMEOUT_MINUTES", None)
+    minutes = RESULT_TIMEOUT_MINUTES if minutes is None else minutes
+    default = getattr(settings, "CARRIER_RESULT_TIMEOUT_MINUTES_DEFAULT", RESULT_TIMEOUT_MINUTES_DEFAULT)
+    return {code: timedelta(minutes=m) for code, m in minutes.items()}, timedelta(minutes=default)
 
 
 @dataclass(frozen=True)

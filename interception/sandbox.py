@@ -1,6 +1,6 @@
 """A local carrier that speaks the carrier API of ``interception.gateway.http``, for development and tests.
 
-Run it with ``python manage.py carrier_sandbox [--port 8090] [--delay 1.0] [--fail-rate 0.0]``, then
+Run it with ``python manage.py carrier_sandbox [--port 8090] [--delay 1.0] [--fail-rate 0.0] [--no-callbacks]``, then
 start the app with ``CARRIER_GATEWAY=http`` (``CARRIER_API_URL`` defaults to http://127.0.0.1:8090,
 ``CARRIER_CALLBACK_URL`` to http://127.0.0.1:8000/api/carrier/callback). Tests start it in-process::
 
@@ -39,7 +39,12 @@ Behaviour
   "{timestamp}.{body}" with ``CARRIER_CALLBACK_SECRET``). ``callback_id`` is ``CB-<carrier_ref>-<step>``.
   Like a real carrier it redelivers (same body, new signature) on connection errors, 5xx, 408 and
   429, up to 5 attempts with growing pauses, then gives up on that interception. Every delivery
-  attempt is kept in ``server.deliveries``.
+  attempt is kept in ``server.deliveries``. ``--no-callbacks`` (``callbacks=False``) sends none: a
+  carrier whose callbacks never arrive, for the stuck-orders sweep.
+- **Status queries** (``POST /v1/interceptions/status``) answer the latest step that is due: step n
+  (from 1) is due ``n × --delay`` seconds after the launch, whether or not its callback went out, with
+  the same ``occurred_at`` as that callback. An unknown request_id is ``"unknown"``, a step not yet
+  due ``"processing"``. ``server.status_queries[request_id]`` counts them.
 """
 
 import http.client
@@ -88,6 +93,7 @@ class Interception:
     answer_status: int
     answer: dict
     steps: list[tuple[str, str]]  # (status, reason) to report by callback, in order
+    launched_at: float = 0.0  # time.monotonic() of the first launch: when the steps fall due
     occurred_at: dict[int, str] = field(default_factory=dict)  # step → its time, fixed at the first attempt
 
 
@@ -111,11 +117,14 @@ class CarrierSandbox(ThreadingHTTPServer):
         delay: float,
         fail_rate: float,
         callback_secret: str,
+        callbacks: bool = True,
         log: Callable[[str], None] | None = None,
     ):
         super().__init__(address, _Handler)
         self.delay = delay
         self.fail_rate = fail_rate
+        self.callbacks = callbacks
+        self.status_queries: Counter[str] = Counter()
         self.callback_secret = callback_secret
         self.log = log or (lambda message: None)
         self.lock = threading.Lock()
@@ -165,12 +174,37 @@ class CarrierSandbox(ThreadingHTTPServer):
                 status, answer = 202, {"carrier_ref": carrier_ref, "status": "processing"}
                 steps = self._plan(request_id, tracking_no, parcel_status)
             self.interceptions[request_id] = Interception(
-                request_id, courier, tracking_no, carrier_ref, callback_url, status, answer, steps
+                request_id, courier, tracking_no, carrier_ref, callback_url, status, answer, steps, time.monotonic()
             )
         self.log(f"launch {request_id} {courier} {tracking_no} → {status} {answer}")
-        if steps:
+        if steps and self.callbacks:
             self._schedule(self.delay, self._deliver, request_id, 0, 1)
         return status, answer
+
+    def status(self, payload: dict) -> tuple[int, dict]:
+        request_id = _string(payload, "request_id")
+        with self.lock:
+            self.status_queries[request_id] += 1
+            interception = self.interceptions.get(request_id)
+            if interception is None:
+                answer = {"request_id": request_id, "carrier_ref": "", "status": "unknown"}
+            elif not interception.steps:  # refused at once: the launch's answer is the result
+                answer = {"request_id": request_id, **interception.answer}
+            else:
+                elapsed = time.monotonic() - interception.launched_at
+                due = (
+                    len(interception.steps)
+                    if self.delay <= 0
+                    else min(len(interception.steps), int(elapsed / self.delay))
+                )
+                answer = {"request_id": request_id, "carrier_ref": interception.carrier_ref, "status": "processing"}
+                if due:
+                    step = due - 1
+                    status, reason = interception.steps[step]
+                    occurred_at = interception.occurred_at.setdefault(step, _now())
+                    answer |= {"status": status, "reason": reason, "occurred_at": occurred_at}
+        self.log(f"status {request_id} → {answer['status']}")
+        return 200, answer
 
     def _plan(self, request_id: str, tracking_no: str, parcel_status: str) -> list[tuple[str, str]]:
         number = tracking_no.upper()
@@ -254,7 +288,7 @@ class CarrierSandbox(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: CarrierSandbox
     server_version = "CarrierSandbox/1"
-    routes = {"/v1/precheck": "precheck", "/v1/interceptions": "launch"}
+    routes = {"/v1/precheck": "precheck", "/v1/interceptions": "launch", "/v1/interceptions/status": "status"}
 
     def do_POST(self):  # noqa: N802 (the http.server naming)
         try:
@@ -302,6 +336,7 @@ def start_sandbox(
     delay: float = 1.0,
     fail_rate: float = 0.0,
     callback_secret: str | None = None,
+    callbacks: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> tuple[CarrierSandbox, threading.Thread, str]:
     """Serve the sandbox on 127.0.0.1:port (0: any free port) in a daemon thread.
@@ -313,6 +348,7 @@ def start_sandbox(
         delay=delay,
         fail_rate=fail_rate,
         callback_secret=settings.CARRIER_CALLBACK_SECRET if callback_secret is None else callback_secret,
+        callbacks=callbacks,
         log=log,
     )
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

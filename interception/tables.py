@@ -16,9 +16,6 @@ from shop.localtime import local_format
 from .extensions import links_for
 from .models import Partnership, ServiceOrder
 
-# The old name of shop.localtime.local_format, still imported by settlement: to go once it imports that.
-shanghai = local_format
-
 
 def status_badge(record, prefix: str) -> str:
     return format_html('<span class="badge badge-{}-{}">{}</span>', prefix, record.status, record.get_status_display())

@@ -14,8 +14,6 @@ var/demo/outlet-bill-YTO-SH-001.csv (and .xlsx) for trying the reconciliation by
 schedules of the statements are created too. Idempotent: a shop that has statements is left alone.
 """
 
-import csv
-import io
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -30,7 +28,7 @@ from aftersales import services as aftersales_services
 from aftersales.models import AfterSale
 from interception import services as interception_services
 from interception.models import FeeCharge, Partnership, PartnershipLog, ServiceOrder
-from shop import demo
+from shop import demo, streaming
 from shop.models import Buyer, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
 
 from .claims.demo_seed import seed_claims
@@ -277,21 +275,15 @@ def write_bill(statement: Statement, rows: list[tuple[str, Decimal]]) -> bytes:
         for n, (tracking_no, fee) in enumerate(rows, start=1)
     ]
     total = ["合计", "", "", "", f"{sum((fee for _t, fee in rows), Decimal('0.00')):.2f}", ""]
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerows([header, *lines, total])
-    data = ("\ufeff" + text.getvalue()).encode("utf-8")
+    data = "".join(streaming.csv_pieces(header, [*lines, total])).encode("utf-8")  # with a BOM
     folder = bill_dir()
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{BILL_NAME}.csv").write_bytes(data)
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("拦截费账单")
-    sheet.append([f"{statement.outlet.name} {statement.month:%Y年%m月} 拦截费账单"])  # a title row above the header
-    sheet.append(header)
-    for number, name, tracking_no, period, fee, note in lines:
-        sheet.append([int(number), name, tracking_no, period, float(fee), note])
-    sheet.append(total)
-    workbook.save(folder / f"{BILL_NAME}.xlsx")
+    title = [f"{statement.outlet.name} {statement.month:%Y年%m月} 拦截费账单"]  # a title row above the header
+    numbers = [
+        [int(number), name, tracking_no, period, float(fee), note]
+        for number, name, tracking_no, period, fee, note in lines
+    ]
+    with open(folder / f"{BILL_NAME}.xlsx", "wb") as file:
+        streaming.write_xlsx(file, title="拦截费账单", header=title, rows=[header, *numbers, total])
     return data

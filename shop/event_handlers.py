@@ -5,7 +5,7 @@ from datetime import datetime
 
 from . import services
 from .models import Parcel
-from .platform_events.payload import BadEvent, Reader
+from .platform_events.payload import MAX_MONEY, BadEvent, Reader
 from .platform_events.registry import EventContext, add_applier, register_type
 
 
@@ -46,6 +46,8 @@ def parse_order_paid(data: Reader) -> OrderPaid:
                 domestic_physical=line.bool("domestic_physical", default=True),
             )
         )
+    if sum(line.paid_amount for line in lines) > MAX_MONEY:
+        raise BadEvent(f"the paid amounts of the lines must add up to at most {MAX_MONEY}", f"{data.path}.lines")
     return OrderPaid(shop=shop, order_no=order_no, paid_at=paid_at, buyer=buyer_input, lines=lines)
 
 
@@ -105,7 +107,7 @@ def parse_parcel_status(data: Reader) -> ParcelStatus:
         tracking_no=data.str("tracking_no", max_length=64),
         courier=data.str("courier", max_length=20),
         status=data.choice("status", Parcel.Status.values),
-        at=data.datetime("at"),
+        at=data.tracking_time("at"),
         note=data.str("note", max_length=200, required=False),
     )
 

@@ -3,6 +3,9 @@
 - Reading: `read_all(queryset)`, the rows of a server-side cursor planned for reading every row.
 - CSV: pieces of whole lines for a StreamingHttpResponse (`csv_response`, `csv_pieces`).
 - XLSX: a one-sheet workbook written row by row straight into its zip (`write_xlsx`).
+
+The only module that writes CSV or XLSX: every header and body cell goes through
+`shop.exports.safe_cell`, so no export can hand a spreadsheet program a formula.
 """
 
 import csv
@@ -21,6 +24,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from openpyxl.utils.datetime import to_excel
+
+from .exports import safe_cell, safe_row
 
 # Rows per piece handed to the server (CSV) or to the zip (XLSX): one write of some tens of KB instead
 # of one per line, which costs more than formatting the line itself. Memory: one piece at a time.
@@ -78,13 +83,13 @@ def csv_pieces(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
     query has run, and spreadsheet programs read UTF-8 Chinese names), then ROWS_PER_PIECE rows at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([str(label) for label in header])
+    writer.writerow(safe_row(str(label) for label in header))
     yield "\ufeff" + buffer.getvalue()
     rows = iter(rows)
     while batch := list(islice(rows, ROWS_PER_PIECE)):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(batch)
+        writer.writerows([safe_row(row) for row in batch])
         yield buffer.getvalue()
 
 
@@ -145,9 +150,16 @@ _WORKBOOK = (
     f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_DOC_RELS}">'
     '<sheets><sheet name={title} sheetId="1" r:id="rId1"/></sheets></workbook>'
 )
-# Text as XML: the three markup characters escaped, the control characters XML cannot hold dropped.
+# Text as XML: the three markup characters escaped, a carriage return as a reference (a literal one is
+# read back as a line feed), the control characters XML cannot hold dropped.
 _XML_TEXT = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{c: None for c in range(32) if chr(c) not in "\t\n\r"}}
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\r": "&#13;",
+        **{c: None for c in range(32) if chr(c) not in "\t\n\r"},
+    }
 )
 _SHEET_NAME = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
@@ -168,6 +180,7 @@ def _row_xml(number: int, values: Sequence, columns: list[str]) -> str:
     n = str(number)
     cells = []
     for column, value in zip(columns, values, strict=False):
+        value = safe_cell(value)
         kind = type(value)
         if kind is str:
             if value:
@@ -198,9 +211,10 @@ def _row_xml(number: int, values: Sequence, columns: list[str]) -> str:
 def write_xlsx(file: IO[bytes], *, title: str, header: Iterable, rows: Iterable[Sequence]) -> int:
     """Write a workbook of one sheet, the header then the rows, to a binary file; return the number of rows.
 
-    Cells: str as text, int / float / Decimal as numbers, bool, naive datetime and date with a date style,
-    None and "" blank. The sheet is written row by row into the zip, so memory stays flat whatever the count,
-    at about a tenth of the CPU time of openpyxl's write-only mode (which builds an object per cell).
+    Cells, each through `safe_cell`: str as text, int / float / Decimal as numbers, bool, naive datetime
+    and date with a date style, None and "" blank. The sheet is written row by row into the zip, so memory
+    stays flat whatever the count, at about a tenth of the CPU time of openpyxl's write-only mode (which
+    builds an object per cell).
     """
     columns: list[str] = []
     written = 0

@@ -346,7 +346,7 @@ class ScaleSeeder:
                 (so_id, shop.pk, after_sale_id, parcel_id, courier_id, outlet_id, ServiceOrder.Mode.ONLINE, ONLINE_FEE)
                 + (rng.choice(ServiceOrder.Via.values), so_status)
                 + ("包裹已派送，无法拦截" if so_status == ServiceOrder.Status.FAILED else "", "", f"CR{tracking_no}")
-                + (result_at, result_at if succeeded else None, 1, user_id, launched, result_at or launched)
+                + (result_at, result_at if succeeded else None, 1, user_id, launched, result_at or launched, "")
             )
             if succeeded:
                 fees.append((shop.pk, so_id, courier_id, outlet_id, ServiceOrder.Mode.ONLINE, ONLINE_FEE, result_at))
@@ -371,7 +371,7 @@ class ScaleSeeder:
             ServiceOrder,
             ("id", "shop", "after_sale", "parcel", "courier", "outlet", "mode", "fee", "via", "status")
             + ("failure_reason", "return_failure", "carrier_ref", "result_at", "succeeded_at", "attempts")
-            + ("created_by", "created_at", "updated_at"),
+            + ("created_by", "created_at", "updated_at", "waiting_reason"),
             service_orders,
         )
         rows += self.insert(

@@ -268,6 +268,10 @@ CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
 # Claims (settlement.claims.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).
 SETTLEMENT_CLAIM_ANSWER_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_ANSWER_DAYS", "3"))
+# A claim the outlet accepted but the merchant has not recorded as paid: the outlet is reminded after this
+# many days, and the claim goes to platform arbitration after that many (counted from the acceptance).
+SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS", "7"))
+SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS", "14"))
 
 # Merchant open API (merchant-api.md): per-token rate limit (token bucket) and the largest body read.
 API_RATE_LIMIT_PER_SECOND = 20

@@ -1,4 +1,4 @@
-"""The carrier gateway: one interface, pre-check and launch, with a simulated and an HTTP adapter.
+"""The carrier gateway: one interface, pre-check, launch and status query, with a simulated and an HTTP adapter.
 
 Adapters never touch the database: they take plain facts and answer plain results, so that a
 carrier call never runs inside a transaction or while a row lock is held. A carrier task runs its
@@ -37,14 +37,40 @@ class LaunchResult:
     occurred_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class StatusResult:
+    """The carrier's word on one launch, asked by our request id (and its carrier_ref if we have one).
+
+    `status` is "unknown" (the carrier never received the launch: send it again), "processing" (no
+    result yet), or a result in the callback vocabulary: "succeeded", "failed", "returning", "returned",
+    "lost", "damaged" (interception.services.results.CARRIER_RESULTS).
+    """
+
+    status: str
+    reason: str = ""
+    carrier_ref: str = ""
+    occurred_at: datetime | None = None
+
+
 class CarrierError(Exception):
     """The carrier could not be reached or answered nonsense: the task calls again later."""
+
+
+class CarrierConfigurationError(CarrierError):
+    """The carrier answered 401, 403 or 404: our key or URL is wrong, not the parcel. Nothing failed: the
+    service orders wait, an operator is alerted and calls to that courier pause (services.alerts)."""
+
+    def __init__(self, message: str, *, http_status: int):
+        super().__init__(message)
+        self.http_status = http_status
 
 
 class Gateway(Protocol):
     def precheck(self, parcel: ParcelFacts) -> Precheck: ...
 
     def launch(self, parcel: ParcelFacts) -> LaunchResult: ...
+
+    def status(self, parcel: ParcelFacts, carrier_ref: str = "") -> StatusResult: ...
 
 
 ADAPTERS = {

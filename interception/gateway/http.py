@@ -24,7 +24,23 @@ Base URL ``settings.CARRIER_API_URL`` (``python manage.py carrier_sandbox`` serv
              later by a signed callback to ``callback_url`` (see ``interception.callbacks``);
     200      ``{"carrier_ref": …, "status": "failed", "reason": "already signed", "occurred_at": …}``:
              refused at once (``"succeeded"`` at once is accepted too);
-    4xx      ``{"reason": "…"}``: the carrier refuses the request: the interception failed, with that reason.
+    4xx      ``{"reason": "…"}``: the carrier refuses the request: the interception failed, with that
+             reason; except 401, 403 and 404 (below).
+
+``POST /v1/interceptions/status`` — what became of a launch (asked by the stuck-orders sweep)
+    request  ``{"request_id": "SO00000042", "carrier_ref": "SBX00000001"}`` (``carrier_ref`` may be "")
+    200      ``{"request_id": …, "carrier_ref": …, "status": …, "reason": "…", "occurred_at": …}``, where
+             ``status`` is ``"unknown"`` (no launch with that request_id: we send it again),
+             ``"processing"`` (no result yet) or a result in the callback's vocabulary (``succeeded``,
+             ``failed``, ``returning``, ``returned``, ``lost``, ``damaged``) with its time. A known
+             result is answered with the same ``occurred_at`` as its callback, so applying both
+             changes nothing the second time.
+
+401, 403 and 404 — on any endpoint
+    The carrier does not accept our key, or we call a URL it does not serve: our configuration, not
+    the parcel. The client raises ``CarrierConfigurationError``; the service orders stay waiting and
+    an operator is alerted (``interception.services.alerts``). An unknown request_id is therefore
+    never a 404 but a 200 ``"unknown"``.
 
 Client behaviour
 ================
@@ -32,14 +48,17 @@ Client behaviour
 - A launch is retried ``CARRIER_HTTP_RETRIES`` times, with exponential backoff, on connection
   errors, timeouts, 5xx, 408 and 429; then ``CarrierError`` is raised and the carrier task calls
   again later for that parcel only (the service order stays "processing"; see
-  ``interception.services.CARRIER_RETRY_DELAYS``). Any other 4xx is a failed ``LaunchResult``
+  ``interception.services.CARRIER_RETRY_DELAYS``). 401, 403 and 404 raise
+  ``CarrierConfigurationError`` at once (no retry). Any other 4xx is a failed ``LaunchResult``
   with the carrier's reason. A 2xx that is not the JSON above is ``CarrierError`` too. An
   ``occurred_at`` that is not an aware time from 2000 to a few minutes ahead of our clock is
   replaced by our clock, and NUL characters are dropped from the texts: a result is never refused
   at the database, or dated so far ahead that every later one would be ignored.
 - A pre-check is advisory (the launch decides) and runs once per parcel of a preview page: one
   attempt, no retry; when the carrier does not answer, it says so as a warning and the gateway
-  stops asking for the rest of that preview.
+  stops asking for the rest of that preview (a 401, 403 or 404 is such a warning too, not a refusal).
+- A status query is one attempt (the sweep asks again at its next run); an answer that is not the
+  JSON above is ``CarrierError``.
 - stdlib ``http.client`` only: no environment proxies, no redirects followed.
 """
 
@@ -59,7 +78,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import CarrierError, LaunchResult, ParcelFacts, Precheck
+from . import CarrierConfigurationError, CarrierError, LaunchResult, ParcelFacts, Precheck, StatusResult
 
 REQUEST_ID_RE = re.compile(r"^SO(\d{1,18})$")
 CARRIER_REF_MAX_LENGTH = 64  # ServiceOrder.carrier_ref
@@ -67,6 +86,8 @@ REASON_MAX_LENGTH = 200  # ServiceOrder.failure_reason
 MAX_ANSWER_BYTES = 1_000_000
 MAX_BACKOFF_SECONDS = 10.0
 RETRYABLE_4XX = frozenset({408, 429})  # the carrier asks us to come back later
+CONFIGURATION_4XX = frozenset({401, 403, 404})  # a wrong key or URL: ours to fix, not the parcel's
+STATUS_ANSWERS = frozenset({"unknown", "processing", "succeeded", "failed", "returning", "returned", "lost", "damaged"})
 USER_AGENT = "aftersales-backoffice/1 (interception)"
 EARLIEST_RESULT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -163,6 +184,21 @@ class HttpGateway:
             return LaunchResult(status, reason, carrier_ref, _aware(body.get("occurred_at")) or timezone.now())
         raise CarrierError(f"unexpected answer to a launch: HTTP {answer.status} {str(body)[:200]}")
 
+    def status(self, parcel: ParcelFacts, carrier_ref: str = "") -> StatusResult:
+        if parcel.service_order_id is None:
+            raise ValueError("a status query needs the service order id: it is the request_id")
+        payload = {"request_id": request_id_for(parcel.service_order_id), "carrier_ref": carrier_ref}
+        answer = self._post("/v1/interceptions/status", payload, retries=0)
+        body = answer.body or {}
+        status = body.get("status")
+        ref = _text(body.get("carrier_ref")) or carrier_ref
+        if answer.status != 200 or status not in STATUS_ANSWERS or len(ref) > CARRIER_REF_MAX_LENGTH:
+            raise CarrierError(f"unexpected answer to a status query: HTTP {answer.status} {str(body)[:200]}")
+        if status in ("unknown", "processing"):
+            return StatusResult(status, "", ref)
+        reason = _text(body.get("reason"))[:REASON_MAX_LENGTH]
+        return StatusResult(status, reason, ref, _aware(body.get("occurred_at")) or timezone.now())
+
     # --- the wire ----------------------------------------------------------------------------------
     def _post(self, path: str, payload: dict, *, retries: int) -> Answer:
         """POST JSON; retried on connection errors, timeouts, 5xx, 408 and 429, then CarrierError."""
@@ -179,7 +215,13 @@ class HttpGateway:
             if status >= 500 or status in RETRYABLE_4XX:
                 problem = f"HTTP {status}"
                 continue
-            return Answer(status, _json_object(raw))
+            answer = Answer(status, _json_object(raw))
+            if status in CONFIGURATION_4XX:
+                reason = self._refusal(answer)
+                raise CarrierConfigurationError(
+                    f"POST {self.base_url}{path}: HTTP {status}: {reason}", http_status=status
+                )
+            return answer
         raise CarrierError(f"POST {self.base_url}{path}: {problem} (after {retries + 1} attempt(s))")
 
     def _send(self, path: str, data: bytes) -> tuple[int, bytes]:

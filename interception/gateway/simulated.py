@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from shop.models import Parcel
 
-from . import LaunchResult, ParcelFacts, Precheck
+from . import LaunchResult, ParcelFacts, Precheck, StatusResult
 
 
 class SimulatedGateway:
@@ -39,3 +39,11 @@ class SimulatedGateway:
         if parcel.status == Parcel.Status.OUT_FOR_DELIVERY and self.rng.random() < self.failure_rate:
             return LaunchResult("failed", _("out for delivery: the courier could not stop it"), ref, now)
         return LaunchResult("succeeded", "", ref, now)
+
+    def status(self, parcel: ParcelFacts, carrier_ref: str = "") -> StatusResult:
+        """It answers every launch at once, so a launch without a reference never reached it ("unknown":
+        send it again); with one, the answer is what a launch would say now."""
+        if not carrier_ref:
+            return StatusResult("unknown")
+        result = self.launch(parcel)
+        return StatusResult(result.status, result.reason, carrier_ref, result.occurred_at)

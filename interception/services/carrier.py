@@ -20,8 +20,9 @@ from django_q.tasks import schedule
 from shop.models import Parcel
 
 from .. import gateway, locks
-from ..gateway import CarrierError, LaunchResult, ParcelFacts
+from ..gateway import CarrierConfigurationError, CarrierError, LaunchResult, ParcelFacts
 from ..models import ServiceOrder, ServiceOrderLog
+from . import alerts
 from .results import apply_result
 from .transitions import transition_many
 
@@ -61,6 +62,10 @@ def run_service_order(service_order_id: int) -> str:
     return _run([service_order_id]).get(service_order_id, "nothing to do")
 
 
+class CarrierPaused(Exception):
+    """Not called: the courier's calls are paused (an open carrier alert)."""
+
+
 def _run(service_order_ids: list[int]) -> dict[int, str]:
     outcomes: dict[int, str] = {}
     to_launch = _mark_processing(service_order_ids, outcomes)
@@ -68,15 +73,27 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
         return outcomes
     language = translation.get_language()
     retry, errors = [], []
+    held: dict[int, list[int]] = {}  # HTTP status → service orders kept waiting behind an alert
+    # Couriers whose carrier refused our configuration in this chunk: the pool's later calls to them are not made.
+    paused: set[str] = set()
     # The carrier calls run in a pool (they mostly wait on the network) while this thread applies each
     # answer as it arrives: the database work stays here, in the task's own thread and connection.
     workers = max(1, min(settings.CARRIER_CONCURRENCY, len(to_launch)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool:
-        calls = {pool.submit(_launch, parcel_facts(so.parcel, so.pk), language): so for so in to_launch}
+        calls = {pool.submit(_launch, parcel_facts(so.parcel, so.pk), language, paused): so for so in to_launch}
         for call in as_completed(calls):
             service_order = calls[call]
             try:
                 outcomes[service_order.pk] = _record(service_order.pk, call.result())
+            except CarrierConfigurationError as exc:  # our key or URL: wait, alert, pause the courier
+                logger.error("carrier refused our configuration for %s: %s", service_order.number, exc)
+                paused.add(service_order.parcel.courier.code)
+                alerts.open_carrier_alert(courier_id=service_order.courier_id, error=exc, at=timezone.now())
+                held.setdefault(exc.http_status, []).append(service_order.pk)
+                outcomes[service_order.pk] = "paused"
+            except CarrierPaused:
+                held.setdefault(0, []).append(service_order.pk)
+                outcomes[service_order.pk] = "paused"
             except CarrierError as exc:  # the carrier did not answer this one: the others go on
                 logger.warning("carrier call for %s failed: %s", service_order.number, exc)
                 outcomes[service_order.pk] = "retry"
@@ -86,6 +103,7 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
                 outcomes[service_order.pk] = "error"
                 retry.append(service_order)
                 errors.append(exc)
+    _hold(held)
     _retry_later(retry)
     if errors:
         raise errors[0]  # shown as a failed task; the others' results are applied, these retried
@@ -97,32 +115,55 @@ def _mark_processing(service_order_ids: list[int], outcomes: dict[int, str]) -> 
     transaction. Returns those to send to the carrier: not those already accepted (a carrier_ref),
     whose result comes by callback."""
     outcomes.update(dict.fromkeys(service_order_ids, "nothing to do"))
+    paused = alerts.paused_courier_ids()
     with transaction.atomic():
-        to_launch = []
+        to_launch, held = [], []
         for service_order in locks.pending_service_orders(service_order_ids):
             if service_order.status == SO.PROCESSING and service_order.carrier_ref:
                 outcomes[service_order.pk] = "waiting for the carrier's callback"
+            elif service_order.courier_id in paused:
+                outcomes[service_order.pk] = "paused"  # it waits; the sweep sends it once the alert closes
+                held.append(service_order.pk)
             else:
                 to_launch.append(service_order)
+        if held:
+            ServiceOrder.objects.filter(pk__in=held, waiting_reason="").update(waiting_reason=_waiting(0))
         if not to_launch:
             return []
+        now = timezone.now()
         transition_many(
             to_launch,
             SO.PROCESSING,
             actor=ServiceOrderLog.Actor.PLATFORM,
             message=_("Sent to the carrier"),
-            at=timezone.now(),
+            at=now,
             attempts=F("attempts") + 1,
+            carrier_checked_at=now,
+            waiting_reason="",
         )
     for service_order in to_launch:
         service_order.attempts += 1
     return to_launch
 
 
-def _launch(facts: ParcelFacts, language: str) -> LaunchResult:
+def _launch(facts: ParcelFacts, language: str, paused: set[str]) -> LaunchResult:
     # In a pool thread: no database here (adapters never touch it); the task's language for the reasons.
+    if facts.courier in paused:
+        raise CarrierPaused(facts.courier)
     with translation.override(language):
         return gateway.get_gateway().launch(facts)
+
+
+def _waiting(http_status: int) -> str:
+    return alerts.waiting_reason(http_status)[:200]
+
+
+def _hold(held: dict[int, list[int]]) -> None:
+    """Keep the service orders the carrier refused (or that were not sent) waiting, with the reason."""
+    for http_status, service_order_ids in held.items():
+        ServiceOrder.objects.filter(pk__in=service_order_ids, status__in=ServiceOrder.PENDING_STATUSES).update(
+            waiting_reason=_waiting(http_status)
+        )
 
 
 def _record(service_order_id: int, result: LaunchResult) -> str:

@@ -22,6 +22,16 @@ from .transitions import transition
 SO = ServiceOrder.Status
 RESULT_STATUSES = ServiceOrder.RESULT_STATUSES
 
+# The carrier's result vocabulary (callbacks and status queries) → (our result status, return failure).
+CARRIER_RESULTS: dict[str, tuple[str, str]] = {
+    "succeeded": (SO.SUCCEEDED, ""),
+    "failed": (SO.FAILED, ""),
+    "returning": (SO.RETURNING, ""),
+    "returned": (SO.RETURNED, ""),
+    "lost": (SO.RETURN_FAILED, ServiceOrder.ReturnFailure.LOST),
+    "damaged": (SO.RETURN_FAILED, ServiceOrder.ReturnFailure.DAMAGED),
+}
+
 
 @transaction.atomic
 def apply_result(
@@ -57,13 +67,14 @@ def apply_result(
         service_order.failure_reason = reason[:200] or _("the courier could not stop the parcel")
     if status == SO.RETURN_FAILED:
         service_order.return_failure = return_failure or ServiceOrder.ReturnFailure.LOST
+    service_order.waiting_reason = ""  # a result: nothing is waiting any more
     transition(
         service_order,
         status,
         actor=actor,
         message=reason,
         at=occurred_at,
-        fields=["result_at", "succeeded_at", "carrier_ref", "failure_reason", "return_failure"],
+        fields=["result_at", "succeeded_at", "carrier_ref", "failure_reason", "return_failure", "waiting_reason"],
     )
     if succeeds:
         _succeed(service_order, occurred_at)

@@ -30,7 +30,7 @@ from shop.models import Buyer, Order, OrderLine, Outlet, Parcel, Shop, TrackingE
 from . import rules
 from . import services as claims
 from .models import Claim
-from .tasks import ensure_claim_schedule
+from .tasks import ensure_claim_schedule, ensure_payment_schedule
 
 SHOP, OUTLET = "demo-shop", "JT-SH-001"
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -70,6 +70,7 @@ def seed_claims(*, stdout, rng: random.Random, now: datetime) -> None:
     if shop is None or outlet is None or Claim.objects.filter(shop=shop).exists():
         return
     ensure_claim_schedule()
+    ensure_payment_schedule()
     actors = Actors(
         owner=User.objects.filter(shop=shop, shop_role="owner").order_by("pk").first(),
         operator=User.objects.filter(kind=User.Kind.OPERATOR).order_by("pk").first(),

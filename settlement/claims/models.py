@@ -19,7 +19,7 @@ class Claim(models.Model):
         SUBMITTED = "submitted", _("submitted")  # waiting for the outlet's answer
         ACCEPTED = "accepted", _("accepted by the outlet")  # the outlet agreed an amount, to pay offline
         DISPUTED = "disputed", _("disputed by the outlet")
-        ARBITRATION = "arbitration", _("platform arbitration")  # disputed or unanswered: operators decide
+        ARBITRATION = "arbitration", _("platform arbitration")  # disputed, unanswered or unpaid: operators decide
         COMPENSATED = "compensated", _("compensated")  # paid offline, reference recorded
         REJECTED = "rejected", _("rejected")
 
@@ -29,7 +29,8 @@ class Claim(models.Model):
     TRANSITIONS: dict[str, frozenset[str]] = {
         "": frozenset({Status.SUBMITTED}),
         Status.SUBMITTED: frozenset({Status.ACCEPTED, Status.DISPUTED, Status.ARBITRATION}),
-        Status.ACCEPTED: frozenset({Status.COMPENSATED}),
+        # Unpaid for SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS after the outlet accepted it: arbitration.
+        Status.ACCEPTED: frozenset({Status.COMPENSATED, Status.ARBITRATION}),
         Status.DISPUTED: frozenset({Status.ARBITRATION}),
         Status.ARBITRATION: frozenset({Status.COMPENSATED, Status.REJECTED}),
         Status.COMPENSATED: frozenset(),
@@ -59,6 +60,8 @@ class Claim(models.Model):
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     filed_at = models.DateTimeField(_("filed at"))
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    # When the outlet was reminded to pay the claim it accepted (once; rules.payment_step).
+    payment_reminded_at = models.DateTimeField(_("payment reminded at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
@@ -90,10 +93,17 @@ class Claim(models.Model):
 
 
 class ClaimLog(models.Model):
+    class Actor(models.TextChoices):
+        """The platform's automatic rules that write history rows (a person's rows name the user)."""
+
+        ANSWER_TIMEOUT = "answer_timeout", _("unanswered-claim rule")  # SETTLEMENT_CLAIM_ANSWER_DAYS passed
+        PAYMENT_TIMEOUT = "payment_timeout", _("unpaid-claim rule")  # reminder, then arbitration, of an accepted claim
+
     claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="logs")
     from_status = models.CharField(_("from"), max_length=12, choices=Claim.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=Claim.Status.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor = models.CharField(_("system actor"), max_length=20, choices=Actor.choices, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"))
 

@@ -8,12 +8,11 @@ show why an action is not available. A blocker is a user-facing reason (lower ca
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.translation import gettext as _
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shop.localtime import SHANGHAI
 
 # 理赔: "拦截成功后7天-30天内可发起投诉" (seed 003) — the window, counted from the interception's success.
 CLAIM_WINDOW_OPENS = timedelta(days=7)  # exactly 7 × 24 h after the success
@@ -123,6 +122,61 @@ def answer_deadline(filed_at: datetime) -> datetime:
 
 def is_unanswered_too_long(now: datetime, filed_at: datetime) -> bool:
     return now >= answer_deadline(filed_at)
+
+
+# --- an accepted claim that is not paid ------------------------------------------------------------
+
+REMIND = "remind"  # the outlet is told that the claim it accepted is still unpaid
+ESCALATE = "escalate"  # the claim goes to platform arbitration
+
+
+def payment_reminder_days() -> int:
+    """Days after the acceptance before the outlet is reminded (SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS, 7)."""
+    return int(getattr(settings, "SETTLEMENT_CLAIM_PAYMENT_REMINDER_DAYS", 7))
+
+
+def payment_escalation_days() -> int:
+    """Days after the acceptance before arbitration (SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS, 14)."""
+    return int(getattr(settings, "SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS", 14))
+
+
+def payment_step(
+    now: datetime,
+    *,
+    accepted_at: datetime,
+    reminded_at: datetime | None,
+    remind_after: timedelta,
+    escalate_after: timedelta,
+) -> str | None:
+    """What is due at `now` for a claim accepted at `accepted_at` and still unpaid: REMIND, ESCALATE or None.
+
+    Counted in whole 24-hour days from the acceptance, like the answer deadline; each bound included
+    (accepted 2026-11-01 10:00, 7 days: reminded from 2026-11-08 10:00). The reminder is given once
+    (`reminded_at` set: nothing more until the escalation). Once the escalation is due it wins, reminded
+    or not: a worker that was down for a week does not hold the claim back for another reminder.
+    """
+    waited = now - accepted_at
+    if waited >= escalate_after:
+        return ESCALATE
+    if reminded_at is None and waited >= remind_after:
+        return REMIND
+    return None
+
+
+def payment_due(now: datetime, accepted_at: datetime, reminded_at: datetime | None) -> str | None:
+    """`payment_step` with the settings' figures."""
+    return payment_step(
+        now,
+        accepted_at=accepted_at,
+        reminded_at=reminded_at,
+        remind_after=timedelta(days=payment_reminder_days()),
+        escalate_after=timedelta(days=payment_escalation_days()),
+    )
+
+
+def payment_escalation_at(accepted_at: datetime) -> datetime:
+    """An accepted claim still unpaid at this moment (or later) goes to platform arbitration."""
+    return accepted_at + timedelta(days=payment_escalation_days())
 
 
 def days_between(now: datetime, moment: datetime) -> int:

@@ -90,6 +90,11 @@ def claims_for_outlet(*, outlet: Outlet, status: str | None = None) -> QuerySet[
     )
 
 
+def unpaid_reminded_for_outlet(*, outlet: Outlet) -> QuerySet[Claim]:
+    """The outlet's accepted claims it was reminded to pay and has not paid yet."""
+    return Claim.objects.filter(outlet=outlet, status=Claim.Status.ACCEPTED, payment_reminded_at__isnull=False)
+
+
 def claim_detail_for_outlet(*, outlet: Outlet) -> QuerySet[Claim]:
     return claims_for_outlet(outlet=outlet).prefetch_related(_LOGS, _EVIDENCE)
 

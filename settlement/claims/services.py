@@ -6,6 +6,8 @@ nothing behind. Rows are locked through `settlement.locks`. Statuses move only t
 along `Claim.TRANSITIONS`:
 
     submitted ─ outlet accepts ─▶ accepted ─ merchant records the offline payment ─▶ compensated
+        │                            └ unpaid for SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS ─▶ arbitration
+        │                              (the outlet reminded once after ..._PAYMENT_REMINDER_DAYS)
         │ outlet disputes ─▶ disputed ─ at once ─▶ arbitration ─ operator ─▶ compensated | rejected
         └ unanswered for SETTLEMENT_CLAIM_ANSWER_DAYS ─────────▶ arbitration
 
@@ -38,13 +40,16 @@ def _ensure(blocker: str | None, code: str = "refused") -> None:
         raise DomainError(blocker[:1].upper() + blocker[1:], code=code)
 
 
-def _log(claim: Claim, from_status: str, to_status: str, *, user, note: str, at: datetime) -> ClaimLog:
+def _log(claim: Claim, from_status: str, to_status: str, *, user, note: str, at: datetime, actor: str = "") -> ClaimLog:
+    """A history row, by a user or by one of the platform's rules (`actor`, ClaimLog.Actor)."""
     return ClaimLog.objects.create(
-        claim=claim, from_status=from_status, to_status=to_status, user=user, note=note[:500], at=at
+        claim=claim, from_status=from_status, to_status=to_status, user=user, actor=actor, note=note[:500], at=at
     )
 
 
-def _transition(claim: Claim, to_status: str, *, user, note: str, at: datetime, fields: Iterable[str] = ()) -> None:
+def _transition(
+    claim: Claim, to_status: str, *, user, note: str, at: datetime, fields: Iterable[str] = (), actor: str = ""
+) -> None:
     """Move the (locked) claim to `to_status`, save it with `fields`, and write the history row."""
     from_status = claim.status
     if to_status not in Claim.TRANSITIONS[from_status]:
@@ -57,7 +62,7 @@ def _transition(claim: Claim, to_status: str, *, user, note: str, at: datetime, 
     if to_status in Claim.CLOSED_STATUSES:
         claim.closed_at = at
     claim.save(update_fields=["status", "closed_at", *fields])
-    _log(claim, from_status, to_status, user=user, note=note, at=at)
+    _log(claim, from_status, to_status, user=user, note=note, at=at, actor=actor)
 
 
 def _checked_evidence(evidence: Iterable) -> list:
@@ -206,7 +211,7 @@ def escalate_claim(*, claim_id: int, now: datetime) -> Claim | None:
     if claim.status != C.SUBMITTED or not rules.is_unanswered_too_long(now, claim.filed_at):
         return None
     note = _("unanswered by the outlet for %(days)s days: platform arbitration") % {"days": rules.answer_days()}
-    _transition(claim, C.ARBITRATION, user=None, note=note, at=now)
+    _transition(claim, C.ARBITRATION, user=None, note=note, at=now, actor=ClaimLog.Actor.ANSWER_TIMEOUT)
     return claim
 
 
@@ -219,6 +224,52 @@ def escalate_unanswered(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=rules.answer_days())  # filed at or before: rules.is_unanswered_too_long
     due = Claim.objects.filter(status=C.SUBMITTED, filed_at__lte=cutoff).order_by("filed_at", "pk")
     return sum(1 for claim_id in due.values_list("pk", flat=True) if escalate_claim(claim_id=claim_id, now=now))
+
+
+@transaction.atomic
+def chase_unpaid_claim(*, claim_id: int, now: datetime) -> str | None:
+    """Remind the outlet of one accepted, unpaid claim, or send it to arbitration: whichever is due.
+
+    Returns rules.REMIND, rules.ESCALATE or None (nothing due, or no longer accepted). Decided on the
+    locked row: a payment the merchant records meanwhile, or a second run, finds nothing to do.
+    """
+    try:
+        claim = locks.claim(claim_id)
+    except NotFound:
+        return None
+    if claim.status != C.ACCEPTED or claim.answered_at is None:
+        return None
+    step = rules.payment_due(now, claim.answered_at, claim.payment_reminded_at)
+    accepted = {"amount": claim.accepted_amount, "days": (now - claim.answered_at).days}
+    if step == rules.REMIND:
+        claim.payment_reminded_at = now
+        claim.save(update_fields=["payment_reminded_at"])
+        deadline = rules.format_moment(rules.payment_escalation_at(claim.answered_at))
+        note = _(
+            "payment reminder to the outlet: %(amount)s yuan accepted %(days)s days ago and not paid; "
+            "unpaid on %(deadline)s, the claim goes to platform arbitration"
+        ) % {**accepted, "deadline": deadline}
+        _log(claim, C.ACCEPTED, C.ACCEPTED, user=None, note=note, at=now, actor=ClaimLog.Actor.PAYMENT_TIMEOUT)
+    elif step == rules.ESCALATE:
+        note = _("%(amount)s yuan accepted %(days)s days ago and not paid: platform arbitration") % accepted
+        _transition(claim, C.ARBITRATION, user=None, note=note, at=now, actor=ClaimLog.Actor.PAYMENT_TIMEOUT)
+    return step
+
+
+def chase_unpaid(*, now: datetime) -> dict[str, int]:
+    """Every accepted claim unpaid past the reminder or the escalation: each in its own short transaction.
+
+    Safe to run twice or concurrently. Returns how many were reminded and how many escalated.
+    """
+    first_due = min(rules.payment_reminder_days(), rules.payment_escalation_days())
+    cutoff = now - timedelta(days=first_due)  # accepted at or before: rules.payment_step
+    due = Claim.objects.filter(status=C.ACCEPTED, answered_at__lte=cutoff).order_by("answered_at", "pk")
+    done = {rules.REMIND: 0, rules.ESCALATE: 0}
+    for claim_id in due.values_list("pk", flat=True):
+        step = chase_unpaid_claim(claim_id=claim_id, now=now)
+        if step:
+            done[step] += 1
+    return {"reminded": done[rules.REMIND], "escalated": done[rules.ESCALATE]}
 
 
 @transaction.atomic

@@ -217,6 +217,11 @@ class OutletClaimListView(OutletStaffRequiredMixin, RuleFiguresMixin, PagedTable
     def get_queryset(self):
         return selectors.claims_for_outlet(outlet=self.outlet)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["unpaid_reminded"] = selectors.unpaid_reminded_for_outlet(outlet=self.outlet).count()
+        return context
+
 
 class OutletClaimDetailView(OutletStaffRequiredMixin, DetailView):
     template_name = "settlement/claim_outlet_detail.html"
@@ -231,6 +236,8 @@ class OutletClaimDetailView(OutletStaffRequiredMixin, DetailView):
             context["accept_form"] = AcceptClaimForm(initial={"amount": self.object.amount})
             context["dispute_form"] = DisputeClaimForm()
             context["answer_by"] = rules.answer_deadline(self.object.filed_at)
+        if self.object.status == Claim.Status.ACCEPTED and self.object.answered_at is not None:
+            context["pay_by"] = rules.payment_escalation_at(self.object.answered_at)
         return context
 
 

@@ -1,13 +1,14 @@
-"""Exports: a statement's lines, the same for both sides (CSV streamed, XLSX in openpyxl's write-only
-mode), and a reconciliation's differences (CSV streamed)."""
+"""Exports: a statement's lines, the same for both sides (CSV streamed, XLSX written row by row), and a
+reconciliation's differences (CSV streamed). All through `shop.streaming`, whose writers neutralise
+formula starters in text cells (`shop.exports.safe_cell`)."""
 
 import tempfile
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext_lazy
 
-from interception.tables import shanghai
 from shop import streaming
+from shop.localtime import local_format
 
 from . import selectors
 from .models import Reconciliation, ReconciliationRow, Statement
@@ -26,7 +27,7 @@ def export_rows(statement: Statement):
         "service_order_id", "tracking_no", "succeeded_at", "amount"
     )
     for service_order_id, tracking_no, succeeded_at, amount in lines.iterator(chunk_size=2000):
-        yield [f"SO{service_order_id:08d}", tracking_no, shanghai(succeeded_at, "%Y-%m-%d %H:%M:%S"), amount]
+        yield [f"SO{service_order_id:08d}", tracking_no, local_format(succeeded_at, "%Y-%m-%d %H:%M:%S"), amount]
 
 
 def export_name(statement: Statement, extension: str) -> str:
@@ -40,16 +41,9 @@ def csv_response(statement: Statement) -> StreamingHttpResponse:
 
 
 def xlsx_response(statement: Statement) -> FileResponse:
-    """The lines as XLSX, written in openpyxl's write-only mode to a temporary file (fees as numbers)."""
-    from openpyxl import Workbook
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(f"{statement.month:%Y-%m}")
-    sheet.append([str(label) for label in EXPORT_HEADER])
-    for row in export_rows(statement):
-        sheet.append(row)
+    """The lines as XLSX, written row by row to a temporary file (fees as numbers)."""
     handle = tempfile.TemporaryFile()
-    workbook.save(handle)
+    streaming.write_xlsx(handle, title=f"{statement.month:%Y-%m}", header=EXPORT_HEADER, rows=export_rows(statement))
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=export_name(statement, "xlsx"))
 

@@ -5,11 +5,10 @@ Asia/Shanghai; a month is written as the date of its first day.
 """
 
 from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from shop.localtime import SHANGHAI
 
 
 def month_of(moment: datetime) -> date:

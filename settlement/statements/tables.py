@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
-from interception.tables import shanghai
+from shop.localtime import local_format
 
 from .models import ReconciliationRow, Statement, StatementLine
 
@@ -47,7 +47,7 @@ class StatementTable(tables.Table):
         return statement_badge(record.status, record.get_status_display())
 
     def render_issued_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
 
 class StatementLineTable(tables.Table):
@@ -65,7 +65,7 @@ class StatementLineTable(tables.Table):
         return f"SO{record.service_order_id:08d}"
 
     def render_succeeded_at(self, value):
-        return shanghai(value)
+        return local_format(value)
 
     def render_amount(self, value):
         return f"{value:,.2f}"

@@ -7,7 +7,6 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from shop.errors import DomainError
 from shop.models import Order, OrderLine
 from shop.signing import sign
 from tests.aftersales.factories import make_after_sale
+from tests.concurrency import outcome_kinds, run_together
 from tests.shop.factories import at, make_merchant, make_order, make_shop
 
 pytestmark = [
@@ -31,35 +31,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL"),
 ]
-
-
-def run_together(count: int, work: Callable[[int], object]) -> list:
-    """Run work(0..count-1) in `count` threads released at once; each result or exception, in order."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:  # collected and asserted by the test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    return results
-
-
-def outcome_kinds(results: list) -> Counter:
-    return Counter(
-        "ok" if not isinstance(r, BaseException) else f"{type(r).__name__}:{getattr(r, 'code', '')}" for r in results
-    )
 
 
 def ledger_sum(**filters) -> Decimal:

@@ -17,7 +17,7 @@ from aftersales.models import AfterSale, EvidenceImage
 from shop import services as shop_services
 from shop.models import Order, Parcel, Shop
 from tests.aftersales.factories import png_bytes
-from tests.browser.test_orders_flow import log_in
+from tests.browser.steps import log_in
 from tests.shop.factories import make_order, make_outlet, make_parcel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -16,8 +16,7 @@ from settlement.claims import selectors as claim_selectors
 from settlement.models import Claim
 from shop.models import Shop
 from tests.aftersales.factories import png_bytes
-from tests.browser.test_orders_flow import log_in
-from tests.browser.test_partnership_flow import log_out
+from tests.browser.steps import log_in, log_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -30,7 +30,7 @@ from interception import services
 from interception.models import FeeCharge, InterceptionBatch, ServiceOrder
 from shop import demo
 from shop.models import Order, Parcel, Shop, User
-from tests.browser.test_orders_flow import log_in
+from tests.browser.steps import log_in
 from tests.shop.factories import make_courier, make_order, make_outlet, make_parcel
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import call_command
 
 from shop.models import Order, Parcel
+from tests.browser.steps import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -11,13 +12,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def demo(transactional_db):
     call_command("seed_demo", orders=60, verbosity=0)
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "demo-pass")
-    page.click("button[type=submit].primary")
 
 
 def test_merchant_logs_in_filters_orders_and_opens_one(page, live_server, demo, screenshot):

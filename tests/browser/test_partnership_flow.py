@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from interception.models import Partnership
 from interception.services import end_partnership
+from tests.browser.steps import log_in, log_out
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,18 +23,6 @@ def demo(transactional_db):
         shop__code="demo-shop", outlet__code="JT-SH-001", status__in=Partnership.LIVE_STATUSES
     ).select_related("shop"):
         end_partnership(partnership_id=partnership.pk, shop=partnership.shop, user=None, note="browser test setup")
-
-
-def log_in(page, live_server, username):
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "demo-pass")
-    page.click("button[type=submit].primary")
-
-
-def log_out(page):
-    page.click("form[action$='/accounts/logout/'] button[type=submit]")
-    page.wait_for_url(re.compile(r"/accounts/login/"))
 
 
 def test_merchant_applies_with_jt_outlet_jt_approves_and_the_merchant_sees_it_active(

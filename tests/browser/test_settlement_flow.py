@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from settlement import demo_seed
 from settlement.models import Reconciliation, Statement
-from tests.browser.test_orders_flow import log_in
+from tests.browser.steps import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

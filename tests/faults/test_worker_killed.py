@@ -9,7 +9,8 @@ after-sale, and the counters equal the ledger's sums.
 
 ORM broker: a task taken by a dead worker is delivered again after Q_RETRY seconds (a few here).
 Redis broker: a task popped by a dead worker is gone, and its service orders stay "submitted" or
-"processing" until the stuck-orders sweep (issue 11, item 9) sends them again.
+"processing" until the stuck-orders sweep sends them again: once nothing more moves, the test runs the
+sweep as its schedule would once the courier's result timeout has passed (`now` moved past it).
 """
 
 import os
@@ -29,7 +30,7 @@ from django_q.brokers.orm import ORM
 from aftersales import notifications
 from aftersales import services as aftersales_services
 from aftersales.models import AfterSale, RefundEntry
-from interception import services
+from interception import rules, services
 from interception.models import FeeCharge, ServiceOrder, ServiceOrderLog
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
 from tests.faults.conftest import cluster_env, point_django_q_at, qcluster_args
@@ -52,6 +53,7 @@ LATENCY = "0.4"  # seconds a simulated carrier call takes: a 40-parcel chunk (16
 Q_TIMEOUT, Q_RETRY = "8", "10"  # a chunk runs in ~2 s; a dead worker's ORM task comes back after 10 s
 KILL_AFTER_RESULTS = 80  # SIGKILL once this many service orders have a result: well before the end
 WAIT_SECONDS = 45  # for every result after the restart
+PAST_THE_TIMEOUT = timedelta(minutes=rules.RESULT_TIMEOUT_MINUTES_DEFAULT + max(rules.RESULT_TIMEOUT_MINUTES.values()))
 
 
 class StuckServiceOrders(AssertionError):
@@ -215,7 +217,19 @@ def assert_exactly_once(shop: Shop, orders, after_sale_ids: list[int]) -> None:
         assert refunded == by_order.get(order_id, Decimal("0.00")), order_id
 
 
-def kill_mid_interception_and_restart(processes, *, broker: str, redis_url: str | None):
+def sweep_then_wait_for_every_result(orders, *, cluster, broker) -> None:
+    """Until nothing more moves (StuckServiceOrders is expected on the Redis broker: its lost chunks), then
+    the stuck-orders sweep with `now` past the timeout, and every result after it."""
+    try:
+        wait_for_every_result(orders, cluster=cluster, broker=broker)
+    except StuckServiceOrders as stuck:
+        print(f"before the sweep: {stuck}")
+    outcomes = services.sweep_stuck_service_orders(now=timezone.now() + PAST_THE_TIMEOUT)
+    print(f"the sweep: {outcomes}")
+    wait_for_every_result(orders, cluster=cluster, broker=broker)
+
+
+def kill_mid_interception_and_restart(processes, *, broker: str, redis_url: str | None, sweep: bool = False):
     tag = uuid.uuid4().hex[:8]
     queue = f"faults-{broker}-{tag}"
     t0 = time.monotonic()
@@ -229,7 +243,16 @@ def kill_mid_interception_and_restart(processes, *, broker: str, redis_url: str 
         orders = ServiceOrder.objects.filter(batch=batch)
         assert orders.count() == PARCELS
 
-        wait_for(lambda: results_so_far(orders) >= KILL_AFTER_RESULTS, seconds=40, cluster=first, what="first results")
+        # Not between two chunks (then nothing is "processing" and the kill would land on no work under way).
+        wait_for(
+            lambda: (
+                results_so_far(orders) >= KILL_AFTER_RESULTS
+                and orders.filter(status=ServiceOrder.Status.PROCESSING).exists()
+            ),
+            seconds=40,
+            cluster=first,
+            what="first results, and a chunk under way",
+        )
         first.kill()
         at_kill = Counter(orders.values_list("status", flat=True))
         print(f"killed {time.monotonic() - t0:.1f} s in: {dict(at_kill)}")
@@ -239,7 +262,10 @@ def kill_mid_interception_and_restart(processes, *, broker: str, redis_url: str 
 
         second = start_cluster(processes, queue=queue, redis_url=redis_url, name=f"qcluster-{broker}-2")
         try:
-            wait_for_every_result(orders, cluster=second, broker=get_broker(queue))
+            if sweep:
+                sweep_then_wait_for_every_result(orders, cluster=second, broker=get_broker(queue))
+            else:
+                wait_for_every_result(orders, cluster=second, broker=get_broker(queue))
         finally:
             now = Counter(orders.values_list("status", flat=True))
             print(f"after the restart, {time.monotonic() - t0:.1f} s in: {dict(now)}")
@@ -252,11 +278,7 @@ def test_a_bulk_interception_survives_its_worker_killed_on_the_orm_broker(proces
     kill_mid_interception_and_restart(processes, broker="orm", redis_url=None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=StuckServiceOrders,
-    reason="issue 11 item 9: with the Redis broker a chunk popped by a killed worker is never delivered again; "
-    "the stuck service orders sweep re-queues them",
-)
-def test_a_bulk_interception_survives_its_worker_killed_on_the_redis_broker(processes, redis_url):
-    kill_mid_interception_and_restart(processes, broker="redis", redis_url=redis_url)
+def test_a_bulk_interception_survives_its_worker_killed_on_the_redis_broker_by_the_stuck_orders_sweep(
+    processes, redis_url
+):
+    kill_mid_interception_and_restart(processes, broker="redis", redis_url=redis_url, sweep=True)

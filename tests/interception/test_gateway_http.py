@@ -235,11 +235,11 @@ def test_a_4xx_answer_is_a_failed_result_with_the_carriers_reason_and_no_retry(r
 
 
 def test_a_4xx_without_a_reason_says_which_status(recorder):
-    server = recorder((403, b"<html>forbidden</html>"))
+    server = recorder((422, b"<html>unprocessable</html>"))
 
     result = gateway(server.url).launch(facts())
 
-    assert (result.status, result.reason) == ("failed", "the carrier refused the request (HTTP 403)")
+    assert (result.status, result.reason) == ("failed", "the carrier refused the request (HTTP 422)")
 
 
 def test_5xx_answers_are_retried_with_backoff_then_raise_carrier_error(recorder):

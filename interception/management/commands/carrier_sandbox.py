@@ -22,6 +22,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--fail-rate", type=float, default=0.0, help="share of otherwise successful interceptions that fail (0–1)"
         )
+        parser.add_argument(
+            "--no-callbacks",
+            action="store_true",
+            help="send no callbacks: results only answer status queries (the stuck-orders sweep asks)",
+        )
 
     def handle(self, *args, **options):
         if not 0.0 <= options["fail_rate"] <= 1.0:
@@ -30,14 +35,23 @@ class Command(BaseCommand):
             raise CommandError("--delay must not be negative")
         try:
             server, thread, base_url = start_sandbox(
-                options["port"], delay=options["delay"], fail_rate=options["fail_rate"], log=self._log
+                options["port"],
+                delay=options["delay"],
+                fail_rate=options["fail_rate"],
+                callbacks=not options["no_callbacks"],
+                log=self._log,
             )
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{options['port']}: {exc}") from exc
         self.stdout.write(
             f"Carrier sandbox on {base_url} (delay {options['delay']} s, fail rate {options['fail_rate']}); "
-            f"callbacks signed with CARRIER_CALLBACK_SECRET, sent to each launch's callback_url "
-            f"(the app sends CARRIER_CALLBACK_URL = {settings.CARRIER_CALLBACK_URL}). Ctrl-C to stop."
+            + (
+                "no callbacks: results are answered to status queries only (the stuck-orders sweep). "
+                if options["no_callbacks"]
+                else f"callbacks signed with CARRIER_CALLBACK_SECRET, sent to each launch's callback_url "
+                f"(the app sends CARRIER_CALLBACK_URL = {settings.CARRIER_CALLBACK_URL}). "
+            )
+            + "Ctrl-C to stop."
         )
         signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
         try:

@@ -4,6 +4,10 @@
 the line and the column. A bill is any table whose header row (among its first rows) names a
 tracking-number column and a fee column, in Chinese or English, in any order; other columns are
 ignored, and so are blank rows and a final total row (合计 / Total).
+
+Limits, each refused with a message naming it: 2 MB uploaded, MAX_LINES lines below the header (by
+their row numbers), MAX_COLUMNS columns, and for an XLSX the unpacked size of its parts and at most
+MAX_SHEET_ROWS row elements read. An XLSX is read as its sheet's XML has it, never by what it declares.
 """
 
 from __future__ import annotations
@@ -22,10 +26,16 @@ from django.utils.translation import gettext as _
 
 MAX_BYTES = 2 * 1024 * 1024  # the upload itself
 MAX_LINES = 20_000  # bill lines below the header
-MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # an XLSX is a zip: refuse one that unpacks into something huge
+MAX_COLUMNS = 50  # columns A to AX; a bill has a dozen at most
+# An XLSX is a zip: refuse one that unpacks into something huge (a 2 MB zip of repeated XML can hold
+# gigabytes). The sheet of a 20 000-line bill of ten columns unpacks into about 12 MB.
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024  # all the package's parts together
+MAX_PART_BYTES = 32 * 1024 * 1024  # any one part, the sheet's XML among them
 MAX_ERRORS = 10  # line errors listed before giving up
 HEADER_SEARCH_ROWS = 10  # a bill may start with a title row or two above its header
 TRACKING_MAX_LENGTH = 64
+# Row elements read from a sheet at most, blank ones included: the lines, the rows above the header, slack.
+MAX_SHEET_ROWS = MAX_LINES + HEADER_SEARCH_ROWS + 1_000
 
 XLSX_MAGIC = b"PK\x03\x04"
 # Files people upload by mistake, recognised by their first bytes.
@@ -143,12 +153,22 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list]]:
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list]]:
+    """The first sheet's rows as (row number, cells), read as the sheet's XML has them.
+
+    Nothing the file declares is trusted: not its `<dimension>` (a 1.6 KB file may declare
+    A1:XFD1048576), not its row numbers (a row numbered 1 048 576 comes straight after the header
+    and parse_rows refuses it by its number), not its width (a value past MAX_COLUMNS is refused,
+    blank formatted cells there are dropped). The package is refused before any parsing when one of
+    its parts, or all of them, would unpack beyond MAX_PART_BYTES / MAX_UNZIPPED_BYTES; the zip
+    module stops reading a part at its declared size, so a part cannot unpack into more.
+    """
     from openpyxl import load_workbook
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_UNZIPPED_BYTES:
-                raise BillError([_("The workbook is too large once unpacked: split the bill into several files.")])
+            sizes = [info.file_size for info in archive.infolist()]
+        if sum(sizes) > MAX_UNZIPPED_BYTES or max(sizes, default=0) > MAX_PART_BYTES:
+            raise BillError([_("The workbook is too large once unpacked: split the bill into several files.")])
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except BillError:
         raise
@@ -157,20 +177,86 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list]]:
             [_("The file is not a readable XLSX workbook: open it in a spreadsheet program and save it again.")]
         ) from None
     try:
-        sheet = workbook.worksheets[0]
-        rows = enumerate(sheet.iter_rows(values_only=True), start=1)
+        rows = _sheet_rows(workbook)
+        read = 0
         while True:
             try:
-                number, row = next(rows)
+                number, cells = next(rows)
             except StopIteration:
                 return
+            except BillError:
+                raise
             except Exception:  # a damaged sheet inside a sound zip
                 raise BillError(
                     [_("The workbook's first sheet cannot be read: save the bill again as XLSX or CSV.")]
                 ) from None
-            yield number, list(row)
+            read += 1
+            if read > MAX_SHEET_ROWS:  # rows of nothing but formatting count too: the work stays bounded
+                raise _too_many_lines()
+            yield number, cells
     finally:
         workbook.close()
+
+
+def _sheet_rows(workbook) -> Iterator[tuple[int, list]]:
+    """The first sheet's row elements as (row number, values of columns A to MAX_COLUMNS).
+
+    openpyxl's read-only `iter_rows` fills every gap in the row numbers with empty rows, each as wide as
+    the widest row (or the declared dimension): a million rows of 16 384 cells for the file above, even
+    after `reset_dimensions()`. So this runs the parser that openpyxl's read-only sheet runs (shared
+    strings, date styles and all, with data_only) and takes the row elements as they come, without the
+    filling. openpyxl is pinned in uv.lock; the bill tests read real workbooks through here.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    sheet = workbook.worksheets[0]
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        for number, found in parser.parse():
+            values: list = []
+            for cell in found:
+                column, value = cell["column"], cell["value"]
+                if column > MAX_COLUMNS:
+                    if not _blank(value):
+                        raise _too_many_columns(number, column)
+                    continue
+                if column > len(values):
+                    values.extend([None] * (column - len(values)))
+                values[column - 1] = value
+            yield number, values
+
+
+def _too_many_lines() -> BillError:
+    return BillError(
+        [
+            _("The bill has more than %(max)s lines: split it into several files.")
+            % {"max": number_format(MAX_LINES, force_grouping=True)}
+        ]
+    )
+
+
+def _too_many_columns(line: int, column: int) -> BillError:
+    return BillError(
+        [
+            _(
+                "Line %(line)s has a value in column %(column)s: a bill has at most %(max)s columns (up to "
+                "%(last)s). Remove the columns past it."
+            )
+            % {
+                "line": line,
+                "column": column_name(column - 1),
+                "max": MAX_COLUMNS,
+                "last": column_name(MAX_COLUMNS - 1),
+            }
+        ]
+    )
 
 
 # --- parsing ---------------------------------------------------------------------------------------
@@ -281,6 +367,13 @@ def _is_total_row(cells: list, tracking_cell) -> bool:
     return any(isinstance(cell, str) and _header_key(cell) in TOTAL_ROW_LABELS for cell in cells)
 
 
+def _check_width(line: int, cells: list) -> None:
+    """A value past MAX_COLUMNS refuses the bill (blank cells there are nothing)."""
+    for index in range(MAX_COLUMNS, len(cells)):
+        if not _blank(cells[index]):
+            raise _too_many_columns(line, index + 1)
+
+
 def parse_rows(rows: Iterable[tuple[int, list]]) -> list[BillLine]:
     """Bill lines from (line number, cells) rows: find the header, then read each line below it."""
     rows = iter(rows)
@@ -290,6 +383,7 @@ def parse_rows(rows: Iterable[tuple[int, list]]) -> list[BillLine]:
         if all(_blank(cell) for cell in cells):
             continue
         searched += 1
+        _check_width(line, cells)
         if first_header is None:
             first_header = (line, cells)
         columns, problems = _find_columns(cells)
@@ -311,17 +405,16 @@ def parse_rows(rows: Iterable[tuple[int, list]]) -> list[BillLine]:
     for line, cells in rows:
         if all(_blank(cell) for cell in cells):
             continue
+        # By the row's number, not by how many came: a sheet may number its second row 1 048 576.
+        if line - header_line > MAX_LINES:
+            raise _too_many_lines()
+        _check_width(line, cells)
         tracking_cell = cells[columns.tracking] if columns.tracking < len(cells) else None
         fee_cell = cells[columns.fee] if columns.fee < len(cells) else None
         if _is_total_row(cells, tracking_cell):
             continue
         if len(lines) + error_count >= MAX_LINES:
-            raise BillError(
-                [
-                    _("The bill has more than %(max)s lines: split it into several files.")
-                    % {"max": number_format(MAX_LINES, force_grouping=True)}
-                ]
-            )
+            raise _too_many_lines()
         problem = None
         if _blank(tracking_cell):
             problem = (columns.tracking, columns.tracking_header, _("the tracking number is empty"))

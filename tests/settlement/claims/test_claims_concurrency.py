@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from settlement.claims import services as claims
 from settlement.models import Claim, ClaimLog
-from tests.aftersales.test_concurrency import outcome_kinds, run_together
+from tests.concurrency import outcome_kinds, run_together
 from tests.settlement.factories import IN_WINDOW, file, intercepted
 from tests.shop.factories import make_courier, make_merchant, make_outlet, make_outlet_user, make_shop
 
@@ -66,3 +66,25 @@ def test_accept_dispute_and_the_escalation_at_once_give_exactly_one_answer(world
     )
     assert claim.status == steps[-1]
     assert (claim.accepted_amount is not None) == (claim.status == "accepted")
+
+
+def test_the_payment_and_two_unpaid_sweeps_at_once_give_exactly_one_outcome(world):
+    shop, outlet, merchant, staff, service_order = world
+    claim = file(service_order, merchant)
+    accepted_at = IN_WINDOW + timedelta(hours=1)
+    claims.outlet_accept(claim_id=claim.pk, outlet=outlet, user=staff, amount=Decimal("90.00"), now=accepted_at)
+
+    def work(i):
+        if i == 0:
+            with transaction.atomic():
+                return claims.record_compensation(
+                    claim_id=claim.pk, shop=shop, user=merchant, payment_reference="BANK-1", amount=Decimal("90.00")
+                )
+        return claims.chase_unpaid(now=accepted_at + timedelta(days=14))
+
+    run_together(3, work)
+
+    claim.refresh_from_db()
+    steps = list(claim.logs.values_list("to_status", flat=True))
+    assert steps in (["submitted", "accepted", "compensated"], ["submitted", "accepted", "arbitration"])
+    assert claim.status == steps[-1]

@@ -1,6 +1,6 @@
 """The claim window (7 days after success to the end of day 30, Asia/Shanghai), the cap and the amounts."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,8 +21,8 @@ def test_the_window_opens_exactly_seven_days_after_success_and_closes_at_the_end
 
 def test_the_window_is_counted_in_shanghai_whatever_the_timezone_of_the_success_time():
     # 2026-11-01 23:30 in Shanghai is 15:30 UTC the same day; 00:30 on the 2nd is still the 1st in UTC.
-    late_evening = at("2026-11-01 23:30").astimezone(rules.ZoneInfo("UTC"))
-    after_midnight = at("2026-11-02 00:30").astimezone(rules.ZoneInfo("UTC"))
+    late_evening = at("2026-11-01 23:30").astimezone(UTC)
+    after_midnight = at("2026-11-02 00:30").astimezone(UTC)
 
     assert rules.claim_window(late_evening).closes_at == at("2026-12-01 23:59:59.999999")
     assert rules.claim_window(after_midnight).closes_at == at("2026-12-02 23:59:59.999999")

@@ -359,3 +359,152 @@ def test_no_file_at_all_is_refused_and_nothing_is_stored(merchant_client, statem
     response = merchant_client.post(reverse("settlement:statement-reconcile", kwargs={"pk": statement.pk}), follow=True)
     assert [str(m) for m in response.context["messages"]] == ["Choose the outlet's bill (CSV or XLSX)."]
     assert Reconciliation.objects.count() == 0
+
+
+# --- hostile workbooks: declared sizes are not trusted, work stays bounded ---------------------------
+
+_SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+)
+
+
+def hand_written_xlsx(sheet_data: str, *, dimension: str = "A1:XFD1048576") -> bytes:
+    """The smallest workbook, written by hand: one sheet whose XML is `sheet_data` (inline strings)."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    doc = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    parts = {
+        "[Content_Types].xml": (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" '
+            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}">'
+            f'<Relationship Id="rId1" Type="{doc}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}">'
+            f'<Relationship Id="rId1" Type="{doc}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="{doc}">'
+            '<sheets><sheet name="Bill" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/worksheets/sheet1.xml": (
+            f'{_SHEET_HEAD}<dimension ref="{dimension}"/><sheetData>{sheet_data}</sheetData></worksheet>'
+        ),
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in parts.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def text_cell(reference: str, text: str) -> str:
+    return f'<c r="{reference}" t="inlineStr"><is><t>{text}</t></is></c>'
+
+
+HEADER_ROW = f'<row r="1">{text_cell("A1", "运单号")}{text_cell("B1", "费用")}</row>'
+# The reviewed file: A1:XFD1048576 declared, a header, one line at the sheet's very last row.
+HOSTILE_XLSX = hand_written_xlsx(
+    HEADER_ROW + f'<row r="1048576">{text_cell("A1048576", "YT001")}<c r="B1048576"><v>2.5</v></c></row>'
+)
+
+
+@pytest.fixture
+def rows_read(monkeypatch):
+    """How many rows the reader hands to parse_rows; more than 100 fails at once (bounded work, no timing)."""
+    read = []
+    real = reconciliation.bills.parse_rows
+
+    def counting(rows):
+        def counted():
+            for row in rows:
+                read.append(row[0])
+                assert len(read) <= 100, "the reader walks rows that are not in the file"
+                yield row
+
+        return real(counted())
+
+    monkeypatch.setattr(reconciliation.bills, "parse_rows", counting)
+    return read
+
+
+def test_a_declared_million_row_sheet_is_refused_after_reading_its_two_rows(rows_read):
+    assert len(HOSTILE_XLSX) < 2000
+    with pytest.raises(BillError) as refused:
+        read_bill(data=HOSTILE_XLSX)
+    assert refused.value.messages == ["The bill has more than 20,000 lines: split it into several files."]
+    assert rows_read == [1, 1_048_576]
+
+
+def test_rows_missing_from_the_sheet_are_not_made_up_and_lines_keep_their_numbers(rows_read):
+    data = hand_written_xlsx(
+        HEADER_ROW
+        + f'<row r="3">{text_cell("A3", "YT001")}<c r="B3"><v>2.5</v></c></row>'
+        + f'<row r="20001">{text_cell("A20001", "YT002")}<c r="B20001"><v>3</v></c></row>'
+    )
+    assert lines_of(data) == [(3, "YT001", Decimal("2.50")), (20_001, "YT002", Decimal("3.00"))]
+    assert rows_read == [1, 3, 20_001]
+
+
+def test_a_value_past_the_column_limit_is_refused_and_blank_cells_there_are_ignored(rows_read):
+    blank_far_right = hand_written_xlsx(
+        HEADER_ROW + f'<row r="2">{text_cell("A2", "YT001")}<c r="B2"><v>2.5</v></c><c r="XFD2" s="1"/></row>'
+    )
+    assert lines_of(blank_far_right) == [(2, "YT001", Decimal("2.50"))]
+
+    value_far_right = hand_written_xlsx(
+        HEADER_ROW + f'<row r="2">{text_cell("A2", "YT001")}<c r="B2"><v>2.5</v></c>{text_cell("XFD2", "x")}</row>'
+    )
+    with pytest.raises(BillError) as refused:
+        read_bill(data=value_far_right)
+    assert refused.value.messages == [
+        "Line 2 has a value in column XFD: a bill has at most 50 columns (up to AX). Remove the columns past it."
+    ]
+
+
+def test_a_csv_line_past_the_column_limit_is_refused_too():
+    data = csv_bytes("运单号,费用" + "," * 49 + "\nYT001,2.50" + "," * 48 + ",x\n")
+    with pytest.raises(BillError) as refused:
+        read_bill(data=data)
+    assert refused.value.messages[0].startswith("Line 2 has a value in column AY: a bill has at most 50 columns")
+
+
+def test_more_row_elements_than_the_limit_are_refused_even_when_blank(monkeypatch):
+    monkeypatch.setattr(reconciliation.bills, "MAX_SHEET_ROWS", 5)
+    data = hand_written_xlsx(HEADER_ROW + "".join(f'<row r="{n}"/>' for n in range(2, 10)))
+    with pytest.raises(BillError) as refused:
+        read_bill(data=data)
+    assert refused.value.messages == ["The bill has more than 20,000 lines: split it into several files."]
+
+
+def test_a_sheet_that_unpacks_beyond_the_part_limit_is_refused_before_it_is_parsed(monkeypatch):
+    monkeypatch.setattr(reconciliation.bills, "MAX_PART_BYTES", 100_000)
+    parsed = []
+    monkeypatch.setattr(reconciliation.bills, "_sheet_rows", lambda workbook: parsed.append(1) or iter(()))
+    bomb = hand_written_xlsx(HEADER_ROW + "<row/>" * 20_000)  # 120 KB of XML in a zip of about 1 KB
+    assert len(bomb) < 5_000
+    with pytest.raises(BillError) as refused:
+        read_bill(data=bomb)
+    assert refused.value.messages == ["The workbook is too large once unpacked: split the bill into several files."]
+    assert parsed == []
+
+
+def test_the_hostile_workbook_gets_its_message_on_the_statement_page_and_nothing_is_stored(merchant_client, statement):
+    before = snapshot()
+    response = upload(merchant_client, statement, "bill.xlsx", HOSTILE_XLSX)
+    assert [str(m) for m in response.context["messages"]] == [
+        "bill.xlsx: The bill has more than 20,000 lines: split it into several files."
+    ]
+    assert Reconciliation.objects.count() == 0
+    assert snapshot() == before
