@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Round
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -26,6 +27,19 @@ from shop.errors import DomainError
 from shop.models import Order, OrderLine
 
 from .models import AfterSale, RefundEntry
+
+
+def _plus(amount: Decimal) -> Round:
+    """refunded_amount + amount, rounded to the cent. SQLite keeps a DecimalField as a REAL, where
+    5.93 - 5.92 is 0.00999…: without the rounding the guard would refuse the last cents of an order
+    (and the CHECK constraint could see 5.930000000000001 > 5.93). On PostgreSQL's exact numeric the
+    rounding changes nothing: every amount is whole cents."""
+    return Round(F("refunded_amount") + amount, 2)
+
+
+def _increment(rows, amount: Decimal, *, cap: str) -> int:
+    """The guarded `UPDATE … SET refunded_amount = refunded_amount + amount WHERE it stays <= cap`."""
+    return rows.alias(after=_plus(amount)).filter(after__lte=F(cap)).update(refunded_amount=_plus(amount))
 
 
 @transaction.atomic  # a savepoint: a refused refund leaves no half-moved counter behind
@@ -47,17 +61,11 @@ def record_refund(
         return existing
     if amount <= 0:
         raise DomainError(_("A refund must be more than 0.00 yuan."), code="invalid_amount")
-    moved = OrderLine.objects.filter(pk=line.pk, refunded_amount__lte=F("paid_amount") - amount).update(
-        refunded_amount=F("refunded_amount") + amount
-    )
+    moved = _increment(OrderLine.objects.filter(pk=line.pk), amount, cap="paid_amount")
     if moved:
-        moved = Order.objects.filter(pk=line.order_id, refunded_amount__lte=F("paid_amount") - amount).update(
-            refunded_amount=F("refunded_amount") + amount
-        )
+        moved = _increment(Order.objects.filter(pk=line.order_id), amount, cap="paid_amount")
     if moved and after_sale is not None:
-        moved = AfterSale.objects.filter(pk=after_sale.pk, refunded_amount__lte=F("amount") - amount).update(
-            refunded_amount=F("refunded_amount") + amount
-        )
+        moved = _increment(AfterSale.objects.filter(pk=after_sale.pk), amount, cap="amount")
     if not moved:
         # Nothing was written that survives: the caller's transaction rolls back with this error.
         raise DomainError(
@@ -112,8 +120,10 @@ def _guarded_increment(model, amounts: dict[int, Decimal], cap: str) -> int:
     cap = connection.ops.quote_name(model._meta.get_field(cap).column)
     rows = ", ".join(["(%s, %s)"] * len(amounts))
     sql = (
-        f"UPDATE {table} SET refunded_amount = {table}.refunded_amount + v.column2 FROM (VALUES {rows}) AS v "
-        f"WHERE {table}.id = v.column1 AND {table}.refunded_amount + v.column2 <= {table}.{cap}"
+        # ROUND(…, 2): whole cents on SQLite's floating point too (see _plus).
+        f"UPDATE {table} SET refunded_amount = ROUND({table}.refunded_amount + v.column2, 2) "
+        f"FROM (VALUES {rows}) AS v "
+        f"WHERE {table}.id = v.column1 AND ROUND({table}.refunded_amount + v.column2, 2) <= {table}.{cap}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for pk, amount in amounts.items() for value in (pk, amount)])

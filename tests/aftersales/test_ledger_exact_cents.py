@@ -2,27 +2,17 @@
 
 SQLite keeps a DecimalField as a REAL, so `refunded_amount <= paid_amount - amount` computes
 5.93 - 5.92 = 0.00999… and refuses to refund the last 5.92 of an order of 5.93 of which 0.01 was
-refunded already. PostgreSQL's numeric is exact. Left to the ledger's owners (the counters' own
-arithmetic and the CHECK constraints need the same care); strict, so the fix turns this red until
-the marker goes.
+refunded already. PostgreSQL's numeric is exact. The ledger now rounds the sum to the cent in the guard and the
+increment (`aftersales.ledger._plus`), on both databases.
 """
 
 from decimal import Decimal
-
-import pytest
-from django.db import connection
 
 from aftersales import ledger
 from shop.models import Order, OrderLine
 from tests.shop.factories import make_order
 
 
-@pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    reason="SQLite compares the ledger's amounts as floating point",
-    strict=True,
-    raises=Exception,
-)
 def test_the_last_cents_of_an_order_can_be_refunded_after_another_line_was(shop):
     order = make_order(
         shop,
