@@ -62,7 +62,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from .gateway.http import sign
+from shop.signing import sign
 
 MOVING_STATUSES = frozenset({"collected", "in_transit", "out_for_delivery"})  # shop.models.Parcel.MOVING_STATUSES
 MAX_REQUEST_BYTES = 64 * 1024

@@ -62,8 +62,6 @@ Client behaviour
 - stdlib ``http.client`` only: no environment proxies, no redirects followed.
 """
 
-import hashlib
-import hmac
 import http.client
 import json
 import re
@@ -101,12 +99,6 @@ def service_order_id_from(request_id: str) -> int | None:
     """The service-order id in a request_id ("SO00000042" or "SO42"), or None if it is not one."""
     match = REQUEST_ID_RE.match(request_id)
     return int(match.group(1)) if match else None
-
-
-def sign(body: bytes, timestamp: int | str, secret: str) -> str:
-    """Lowercase hex HMAC-SHA256 of "{timestamp}.{raw body}": the callback signature."""
-    message = str(timestamp).encode() + b"." + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

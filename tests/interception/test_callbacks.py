@@ -13,10 +13,10 @@ from django.db import connection, transaction
 from aftersales.models import AfterSale, RefundEntry
 from interception import callbacks, services
 from interception.gateway import LaunchResult, Precheck
-from interception.gateway.http import sign
 from interception.models import CarrierCallback, FeeCharge, ServiceOrder, ServiceOrderLog
 from shop.models import Parcel
 from shop.platform_events.payload import MAX_DEPTH
+from shop.signing import sign
 
 URL = "/api/carrier/callback"
 STATUSES = "succeeded, failed, returning, returned, lost, damaged"

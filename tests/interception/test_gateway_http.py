@@ -15,9 +15,10 @@ from django.db import transaction
 from aftersales.models import AfterSale, RefundEntry
 from interception import services
 from interception.gateway import CarrierError, LaunchResult, ParcelFacts, Precheck, get_gateway
-from interception.gateway.http import HttpGateway, sign
+from interception.gateway.http import HttpGateway
 from interception.models import CarrierCallback, FeeCharge, ServiceOrder
 from interception.sandbox import start_sandbox
+from shop.signing import sign
 
 
 def facts(tracking_no="YT1001", status="in_transit", service_order_id=42, courier="YTO") -> ParcelFacts:

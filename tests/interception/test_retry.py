@@ -12,11 +12,12 @@ from django.test import Client
 from aftersales import services as aftersales_services
 from aftersales.models import AfterSale, RefundEntry
 from interception import services, tasks
-from interception.gateway.http import HttpGateway, sign
+from interception.gateway.http import HttpGateway
 from interception.gateway.simulated import SimulatedGateway
 from interception.models import CarrierCallback, FeeCharge, ServiceOrder
 from interception.sandbox import start_sandbox
 from shop.models import Parcel
+from shop.signing import sign
 
 
 class WorkerKilled(BaseException):

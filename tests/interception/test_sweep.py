@@ -18,9 +18,9 @@ from django_q.models import Schedule
 
 from aftersales.models import AfterSale, RefundEntry
 from interception import callbacks, rules, services, tasks
-from interception.gateway.http import sign
 from interception.models import FeeCharge, ServiceOrder, ServiceOrderLog
 from interception.sandbox import start_sandbox
+from shop.signing import sign
 
 TIMEOUT = timedelta(minutes=rules.RESULT_TIMEOUT_MINUTES["YTO"])
 
