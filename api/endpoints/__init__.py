@@ -1,5 +1,7 @@
 """The API's endpoints, one module per resource. Each one calls the pages' selectors and services."""
 
+from datetime import UTC, datetime
+
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -23,8 +25,21 @@ def invalid(field: str, message: str) -> ApiError:
     return ApiError(422, "invalid", message, field=field)
 
 
-def aware(value):
-    """A time sent without an offset is Asia/Shanghai time, as everything the API writes."""
-    if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value)
+# The window every time the API reads must fall in, as the inbound events' (2000 to 2100, UTC).
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def aware(value, field: str = "updated_since"):
+    """A time sent without an offset is Asia/Shanghai time, as everything the API writes. In UTC, and
+    inside the 2000–2100 window: the databases refuse odd offsets (+19:08) and far years (a 500)."""
+    if value is None:
+        return None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    try:
+        value = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise invalid(field, _("A time from 2000 to 2100 is expected.")) from None
+    if not EARLIEST <= value < LATEST:
+        raise invalid(field, _("A time from 2000 to 2100 is expected."))
     return value

@@ -230,3 +230,20 @@ def test_a_backfill_gives_rows_written_without_the_feed_their_place(api, after_s
     assert backfill_change_feed() == 1
     assert backfill_change_feed() == 0
     assert _nos(api.get("/after-sales").json()) == ["AS-5001"]
+
+
+@pytest.mark.parametrize("path", ["/after-sales", "/service-orders"])
+@pytest.mark.parametrize(
+    "since",
+    [
+        "7913-09-14T15:07:01+19:08",
+        "1999-12-31T23:59:59+08:00",
+        "2100-01-01T08:00:00+08:00",
+        "9999-12-31T23:59:59-14:00",
+    ],
+)
+def test_an_updated_since_outside_2000_to_2100_or_with_an_odd_offset_is_422_not_a_500(api, path, since):
+    """Found by schemathesis on PostgreSQL: "+19:08" is a valid ISO offset that the database refuses."""
+    response = api.get(path, {"updated_since": since})
+
+    assert (response.status_code, response.json()["error"]["field"]) == (422, "updated_since")
