@@ -12,6 +12,7 @@ from ninja.renderers import JSONRenderer
 from ninja.security import HttpBearer
 
 from shop.errors import DomainError, NotFound
+from shop.permissions import PermissionRefused
 
 from .errors import ApiError, error_response, field_path
 
@@ -54,6 +55,12 @@ def _api_error(request, exc: ApiError):
 @api.exception_handler(DomainError)
 def _domain_error(request, exc: DomainError):
     return error_response(ApiError(409, exc.code, exc.message))
+
+
+@api.exception_handler(PermissionRefused)
+def _refused(request, exc: PermissionRefused):
+    # The token's service user lacks the permission set (its scopes give it; see shop.permissions).
+    return error_response(ApiError(403, "forbidden_permission", exc.message))
 
 
 @api.exception_handler(NotFound)

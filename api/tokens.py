@@ -6,12 +6,15 @@ import secrets
 import uuid
 from datetime import timedelta
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import permissions
 from shop.errors import DomainError, NotFound
 from shop.models import Shop, User
+from shop.permissions import PermissionSet
 
 from .models import ApiToken
 
@@ -41,8 +44,10 @@ def create_api_token(*, shop: Shop, name: str, scopes, created_by: User | None =
     """A new token and its secret. The secret is returned once and never stored (only its SHA-256).
 
     The token's service user is created with it: an inactive merchant account of the shop without a
-    password (it can never log in) whose name, "ERP: <token name>", history rows show.
+    password (it can never log in) whose name, "ERP: <token name>", history rows show. Its permission
+    sets follow the scopes: a write token's user handles after-sales and its webhook endpoints.
     """
+    permissions.require(created_by, PermissionSet.SHOP_ADMIN)
     name = (name or "").strip()
     if not name or len(name) > NAME_MAX_LENGTH or "\x00" in name:
         raise DomainError(_("Give the token a name of 1 to 100 characters."), code="invalid_name")
@@ -59,6 +64,8 @@ def create_api_token(*, shop: Shop, name: str, scopes, created_by: User | None =
     )
     user.set_unusable_password()
     user.save()
+    # The service user acts with the sets its scopes stand for (shop.permissions.TOKEN_SETS).
+    user.groups.set(Group.objects.filter(name__in=permissions.TOKEN_SETS[scopes]))
     token = ApiToken.objects.create(
         shop=shop,
         name=name,

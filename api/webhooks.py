@@ -25,9 +25,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales.models import RefundEntry
-from shop import changes
+from shop import changes, permissions
 from shop.errors import DomainError, NotFound
 from shop.models import Change, Shop
+from shop.permissions import PermissionSet
 from shop.signing import sign
 
 from . import selectors, serializers
@@ -68,6 +69,7 @@ def check_url(url: str) -> str:
 @transaction.atomic
 def create_endpoint(*, shop: Shop, url: str, events: list[str], user=None) -> WebhookEndpoint:
     """A new endpoint and its secret (shown once: the caller shows `endpoint.secret` now)."""
+    permissions.require(user, PermissionSet.SHOP_ADMIN)
     unknown = set(events) - set(WebhookEndpoint.EVENTS)
     if not events or unknown:
         raise DomainError(_("Choose at least one event type."), code="invalid_events")

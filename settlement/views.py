@@ -4,6 +4,7 @@ interception fee ledger: fees by month, courier and settlement mode, with totals
 from django.views.generic import TemplateView
 
 from shop.access import MerchantRequiredMixin
+from shop.permissions import PermissionSet
 
 from . import selectors
 from .filters import FeeFilterForm
@@ -12,6 +13,7 @@ from .statements.rules import current_month
 
 
 class SettlementHomeView(MerchantRequiredMixin, TemplateView):
+    permission_set = PermissionSet.SETTLEMENT
     template_name = "settlement/home.html"
 
     def get_context_data(self, **kwargs):
@@ -25,6 +27,8 @@ class SettlementHomeView(MerchantRequiredMixin, TemplateView):
 
 class FeeLedgerView(MerchantRequiredMixin, TemplateView):
     """One grouped query over the shop's fee charges; invalid filters show their errors and no rows."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     template_name = "settlement/fees.html"
 

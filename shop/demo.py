@@ -31,13 +31,15 @@ SHOPS = [
 ]
 
 ACCOUNTS = [
-    # username, kind, shop, shop role, outlet, display name
-    ("merchant", "merchant", "demo-shop", "owner", None, "王店长"),
-    ("agent", "merchant", "demo-shop", "agent", None, "李客服"),
-    ("global", "merchant", "demo-global", "owner", None, "陈店长"),
-    ("outlet-yto", "outlet", None, "", "YTO-SH-001", "圆通青浦张站长"),
-    ("outlet-jt", "outlet", None, "", "JT-SH-001", "极兔嘉定刘站长"),
-    ("operator", "operator", None, "", None, "平台运营"),
+    # username, kind, shop, shop role, outlet, outlet role, display name, permission sets (non-owners)
+    ("merchant", "merchant", "demo-shop", "owner", None, "", "王店长", ()),
+    ("agent", "merchant", "demo-shop", "agent", None, "", "李客服", ("aftersales_handling",)),
+    ("finance", "merchant", "demo-shop", "agent", None, "", "赵会计", ("settlement",)),
+    ("global", "merchant", "demo-global", "owner", None, "", "陈店长", ()),
+    ("outlet-yto", "outlet", None, "", "YTO-SH-001", "manager", "圆通青浦张站长", ()),
+    ("outlet-yto-clerk", "outlet", None, "", "YTO-SH-001", "clerk", "圆通青浦周文员", ("outlet_settlement",)),
+    ("outlet-jt", "outlet", None, "", "JT-SH-001", "manager", "极兔嘉定刘站长", ()),
+    ("operator", "operator", None, "", None, "", "平台运营", ()),
 ]
 DEMO_PASSWORD = "demo-pass"
 

@@ -69,8 +69,12 @@ class User(AbstractUser):
         OPERATOR = "operator", _("platform operator")  # runs the platform through the admin
 
     class ShopRole(models.TextChoices):
-        OWNER = "owner", _("owner")
-        AGENT = "agent", _("after-sales agent")
+        OWNER = "owner", _("owner")  # has every permission set, always
+        AGENT = "agent", _("staff member")  # has the permission sets the owner gave (shop.permissions)
+
+    class OutletRole(models.TextChoices):
+        MANAGER = "manager", _("outlet manager")  # both outlet sets, and manages the outlet's staff
+        CLERK = "clerk", _("outlet clerk")  # the outlet sets the manager gave
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.OPERATOR)
     shop = models.ForeignKey(
@@ -80,10 +84,20 @@ class User(AbstractUser):
     outlet = models.ForeignKey(
         Outlet, null=True, blank=True, on_delete=models.PROTECT, related_name="staff", verbose_name=_("outlet")
     )
+    outlet_role = models.CharField(_("outlet role"), max_length=10, choices=OutletRole.choices, blank=True)
 
     class Meta:
         verbose_name = _("user")
         verbose_name_plural = _("users")
+        # The permission sets of shop.permissions, each also a group of the same name.
+        permissions = [
+            ("aftersales_handling", _("after-sales handling")),
+            ("interception_settings", _("interception settings")),
+            ("settlement", _("settlement")),
+            ("shop_admin", _("shop admin")),
+            ("outlet_partnerships", _("partnership decisions")),
+            ("outlet_settlement", _("statements and claims")),
+        ]
         constraints = [
             # Exactly one tenancy per kind: the database refuses a merchant without a shop, etc.
             models.CheckConstraint(
@@ -93,6 +107,11 @@ class User(AbstractUser):
                     | Q(kind="outlet", shop__isnull=True, outlet__isnull=False, shop_role="")
                     | Q(kind="operator", shop__isnull=True, outlet__isnull=True, shop_role="")
                 ),
+            ),
+            models.CheckConstraint(
+                name="user_outlet_role_matches_kind",
+                condition=Q(kind="outlet", outlet_role__in=["manager", "clerk"])
+                | (~Q(kind="outlet") & Q(outlet_role="")),
             ),
         ]
 

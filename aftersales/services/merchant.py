@@ -11,8 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import permissions
 from shop.errors import DomainError, NotFound
 from shop.models import Order, OrderLine, Parcel, Shop
+from shop.permissions import PermissionSet
 
 from .. import ledger, locks, notifications, rules
 from ..models import Actor, AfterSale, AfterSaleLog, EvidenceImage, RefundEntry
@@ -49,6 +51,7 @@ def _merchant_after_sale(after_sale_id: int, shop: Shop, expected_version: int |
 def agree_refund(
     *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
 ) -> AfterSale:
+    permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.agree_refund_blocker(action_facts(after_sale)))
     base.refund(after_sale, actor=Actor.MERCHANT, user=user, at=at, reason=_("The merchant agreed the refund"))
@@ -59,6 +62,7 @@ def agree_refund(
 def agree_return(
     *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
 ) -> AfterSale:
+    permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.agree_return_blocker(action_facts(after_sale)))
     now = at or timezone.now()
@@ -79,6 +83,7 @@ def agree_return(
 def confirm_receipt_and_refund(
     *, after_sale_id: int, shop: Shop, user, expected_version: int | None = None, at: datetime | None = None
 ) -> AfterSale:
+    permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.confirm_receipt_blocker(action_facts(after_sale)))
     base.refund(after_sale, actor=Actor.MERCHANT, user=user, at=at, reason=_("The merchant received the goods back"))
@@ -98,6 +103,7 @@ def reject_after_sale(
     at: datetime | None = None,
 ) -> AfterSale:
     """Reject with a reason from the list and at least one evidence image (already validated)."""
+    permissions.require(user, PermissionSet.AFTERSALES)
     at = at or timezone.now()
     evidence = list(evidence)
     if not evidence:
@@ -139,6 +145,7 @@ def pay_small_amount(
 
     The same idempotency key again (a double submit) pays nothing more and writes nothing.
     """
+    permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, None)
     key = f"small-payment:{after_sale.line_id}:{idempotency_key}"
     # Checked under the lock and before the version: the repeat of a payment is not a stale page.
@@ -179,6 +186,7 @@ def pay_small_amount_on_line(
     `amount_exceeds_refundable`, also under concurrent calls (the line is locked, the counters move
     by guarded UPDATEs). The same idempotency key again pays nothing more and returns the first entry.
     """
+    permissions.require(user, PermissionSet.AFTERSALES)
     line = locks.lock_line(shop=shop, order_no=order_no, line_no=line_no)
     key = f"small-payment:{line.pk}:{idempotency_key}"
     existing = RefundEntry.objects.filter(idempotency_key=key).first()
@@ -210,6 +218,7 @@ def flag_and_remark(
     at: datetime | None = None,
 ) -> list[AfterSale]:
     """Set the flag and/or remark of one or many after-sales; all or none if any page was stale."""
+    permissions.require(user, PermissionSet.AFTERSALES)
     if flag is None and remark is None:
         raise DomainError(_("Choose a flag or write a remark."), code="nothing_to_do")
     if flag is not None and flag not in AfterSale.Flag.values:
@@ -260,6 +269,7 @@ def send_after_sale_card(
     Sent from an after-sale's page (`after_sale_id`): refused when that page is stale, and recorded in
     that after-sale's history.
     """
+    permissions.require(user, PermissionSet.AFTERSALES)
     line = OrderLine.objects.filter(pk=line_id, order__shop=shop).values("order_id").first()
     if line is None:
         raise NotFound(_("Order line not found."))

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from shop.access import MerchantRequiredMixin
 from shop.evidence import EVIDENCE_UPLOAD
+from shop.permissions import PermissionSet
 from shop.views import PostActionView
 
 from .. import forms, selectors, services
@@ -22,6 +23,8 @@ from .detail import render_detail
 class AfterSaleActionView(MerchantRequiredMixin, PostActionView):
     """POST only. The login and role checks run first (anonymous: login; outlet staff: 403); then
     another shop's after-sale is a 404, exactly like a missing one."""
+
+    permission_set = PermissionSet.AFTERSALES
 
     form_class: type[forms.ActionForm]
 

@@ -14,6 +14,7 @@ from django_tables2 import SingleTableMixin
 from shop import keyset
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.permissions import PermissionSet
 from shop.views import PostActionView
 
 from .. import exports, extensions, filters, selectors, services
@@ -79,6 +80,8 @@ class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
 class BulkFlagView(MerchantRequiredMixin, PostActionView):
     """Flag and/or remark the ticked after-sales, all or none: a stale row refuses the lot."""
 
+    permission_set = PermissionSet.AFTERSALES
+
     form_class = BulkFlagForm
 
     def get_form(self):
@@ -109,6 +112,8 @@ class BulkFlagView(MerchantRequiredMixin, PostActionView):
 class WorkbenchCsvView(MerchantRequiredMixin, View):
     """Exactly the rows the workbench lists for the same querystring, streamed as CSV."""
 
+    permission_set = PermissionSet.AFTERSALES
+
     def get(self, request):
         now = timezone.now()
         rows = filters.filtered_after_sales(selectors.after_sales_for_shop(shop=self.shop), request.GET, now=now)
@@ -120,12 +125,15 @@ class WorkbenchCsvView(MerchantRequiredMixin, View):
 class ExportStartView(MerchantRequiredMixin, View):
     """Start an XLSX export of the filtered rows in the worker, then show its progress."""
 
+    permission_set = PermissionSet.AFTERSALES
+
     def post(self, request):
         job = exports.start_xlsx_export(shop=self.shop, user=request.user, params=request.GET)
         return redirect("aftersales:export-detail", pk=job.pk)
 
 
 class ExportDetailView(MerchantRequiredMixin, DetailView):
+    permission_set = PermissionSet.AFTERSALES
     template_name = "aftersales/export_detail.html"
     context_object_name = "job"
 
@@ -142,6 +150,8 @@ class ExportDetailView(MerchantRequiredMixin, DetailView):
 
 
 class ExportDownloadView(MerchantRequiredMixin, View):
+    permission_set = PermissionSet.AFTERSALES
+
     def get(self, request, pk):
         job = get_object_or_404(exports.jobs_for_shop(shop=self.shop), pk=pk, status=ExportJob.Status.DONE)
         if not job.file:

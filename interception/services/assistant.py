@@ -7,7 +7,9 @@ when a matching request arrives in event_handlers.py.
 from django.db import transaction
 from django.utils import timezone
 
+from shop import permissions
 from shop.models import Shop
+from shop.permissions import PermissionSet
 
 from .. import locks
 from ..models import AssistantRule, AssistantRuleLog
@@ -26,6 +28,7 @@ def open_assistant_rule(*, shop: Shop) -> AssistantRule:
 @transaction.atomic
 def save_assistant_rule(*, shop: Shop, user, enabled: bool, min_amount, max_amount, couriers) -> AssistantRule:
     """Set the shop's rule and write what was set, and by whom, in its history."""
+    permissions.require(user, PermissionSet.INTERCEPTION)
     rule = locks.assistant_rule(shop=shop)
     rule.enabled, rule.min_amount, rule.max_amount = enabled, min_amount, max_amount
     rule.save(update_fields=["enabled", "min_amount", "max_amount", "updated_at"])

@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
 from aftersales.models import AfterSale
+from shop import permissions
 from shop.models import Parcel, Shop
+from shop.permissions import PermissionSet
 
 from .. import gateway, locks, rules
 from ..models import InterceptionBatch, Partnership, ServiceOrder, ServiceOrderLog
@@ -113,6 +115,7 @@ def launch_interceptions(
     `enqueue=False` queues no carrier call (the demo seed writes the results itself); `at`: the
     launch's moment, now by default.
     """
+    permissions.require(user, PermissionSet.AFTERSALES)
     at = at or timezone.now()
     locks.after_sales(after_sale_ids, shop=shop)
     # Re-check on the locked rows: another launch or a buyer event may have come first.
@@ -186,6 +189,7 @@ def _create_service_orders(
 
 @transaction.atomic
 def create_batch(*, shop: Shop, user, via: str, after_sale_ids: list[int], skipped: list[dict]) -> InterceptionBatch:
+    permissions.require(user, PermissionSet.AFTERSALES)
     batch = InterceptionBatch.objects.create(shop=shop, created_by=user, via=via, skipped=skipped)
     _created, refused = launch_interceptions(shop=shop, user=user, after_sale_ids=after_sale_ids, via=via, batch=batch)
     if refused:
@@ -197,6 +201,7 @@ def create_batch(*, shop: Shop, user, via: str, after_sale_ids: list[int], skipp
 @transaction.atomic
 def retry_failed(*, batch: InterceptionBatch, user) -> InterceptionBatch:
     """Launch again the batch's failed interceptions whose after-sale can still be intercepted."""
+    permissions.require(user, PermissionSet.AFTERSALES)
     failed = list(ServiceOrder.objects.filter(batch=batch, status=SO.FAILED).values_list("after_sale_id", flat=True))
     launch_interceptions(shop=batch.shop, user=user, after_sale_ids=failed, via=batch.via, batch=batch)
     return batch

@@ -10,8 +10,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import permissions
 from shop.errors import DomainError
 from shop.models import Courier, Outlet, Shop
+from shop.permissions import PermissionSet
 
 from .. import locks
 from ..models import Partnership, PartnershipLog
@@ -48,6 +50,7 @@ def apply_for_partnerships(*, shop: Shop, user, courier_code: str, outlet_ids: l
 
     Couriers that need no outlet approval (YTO) make the partnership effective at once.
     """
+    permissions.require(user, PermissionSet.INTERCEPTION)
     courier = Courier.objects.filter(code=courier_code, supports_offline_settlement=True).first()
     if courier is None:
         raise DomainError(_("This courier does not offer offline settlement."), code="courier")
@@ -88,6 +91,7 @@ def apply_for_partnerships(*, shop: Shop, user, courier_code: str, outlet_ids: l
 
 @transaction.atomic
 def approve_partnership(*, partnership_id: int, outlet: Outlet, user, note: str = "") -> Partnership:
+    permissions.require(user, PermissionSet.OUTLET_PARTNERSHIPS)
     partnership = locks.partnership_for_outlet(partnership_id, outlet=outlet)
     partnership.outlet_note, partnership.effective_at = note[:300], timezone.now()
     _transition(
@@ -103,6 +107,7 @@ def approve_partnership(*, partnership_id: int, outlet: Outlet, user, note: str 
 
 @transaction.atomic
 def reject_partnership(*, partnership_id: int, outlet: Outlet, user, note: str) -> Partnership:
+    permissions.require(user, PermissionSet.OUTLET_PARTNERSHIPS)
     if not note.strip():
         raise DomainError(_("Say why the application is rejected."), code="note_required")
     partnership = locks.partnership_for_outlet(partnership_id, outlet=outlet)
@@ -120,6 +125,7 @@ def reject_partnership(*, partnership_id: int, outlet: Outlet, user, note: str) 
 
 @transaction.atomic
 def end_partnership(*, partnership_id: int, shop: Shop, user, note: str = "") -> Partnership:
+    permissions.require(user, PermissionSet.INTERCEPTION)
     partnership = locks.partnership_for_shop(partnership_id, shop=shop)
     partnership.ended_at = timezone.now()
     _transition(

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from shop.access import MerchantRequiredMixin
+from shop.permissions import PermissionSet
 
 from .. import selectors, services
 from ..forms import AssistantRuleForm
@@ -14,6 +15,8 @@ from ..forms import AssistantRuleForm
 
 class AssistantRuleView(MerchantRequiredMixin, View):
     """GET shows the saved rule (the defaults, unsaved, if none); POST saves it with a history row."""
+
+    write_permission_set = PermissionSet.INTERCEPTION
 
     template_name = "interception/assistant.html"
 

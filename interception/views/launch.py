@@ -21,6 +21,7 @@ from aftersales.filters import filtered_after_sales
 from aftersales.selectors import after_sales_for_shop
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError
+from shop.permissions import PermissionSet
 
 from .. import selectors, services
 from ..models import ServiceOrder
@@ -64,6 +65,8 @@ class InterceptView(MerchantRequiredMixin, View):
     refund-only after-sale, with courier, goods, fee and pre-check; tick and launch.
     """
 
+    permission_set = PermissionSet.AFTERSALES
+
     template_name = "interception/intercept.html"
     via = ServiceOrder.Via.DETAIL
 
@@ -84,6 +87,8 @@ class ImCardView(InterceptView):
 
 class LaunchView(MerchantRequiredMixin, View):
     """Confirm: create a batch of service orders for the ticked after-sales and follow it."""
+
+    permission_set = PermissionSet.AFTERSALES
 
     def post(self, request):
         via = request.POST.get("via", ServiceOrder.Via.DETAIL)
@@ -108,6 +113,8 @@ class LaunchView(MerchantRequiredMixin, View):
 class BulkPreviewView(MerchantRequiredMixin, View):
     """From the workbench: the selected rows, or every row of the current filters."""
 
+    permission_set = PermissionSet.AFTERSALES
+
     def post(self, request):
         if request.POST.get("all_filtered"):
             params = request.POST.get("query", "")
@@ -130,6 +137,8 @@ class BulkPreviewView(MerchantRequiredMixin, View):
 
 class PasteView(MerchantRequiredMixin, View):
     """Paste tracking numbers (one per line, or separated by spaces or commas): the same preview."""
+
+    permission_set = PermissionSet.AFTERSALES
 
     template_name = "interception/paste.html"
 
@@ -196,6 +205,8 @@ class BatchStatusView(MerchantRequiredMixin, View):
 
 
 class BatchRetryView(MerchantRequiredMixin, View):
+    permission_set = PermissionSet.AFTERSALES
+
     def post(self, request, pk):
         batch = get_object_or_404(selectors.batches_for_shop(shop=self.shop), pk=pk)
         try:

@@ -11,6 +11,7 @@ from django_filters.views import FilterView
 from shop import streaming
 from shop.access import OutletStaffRequiredMixin
 from shop.pagination import PagedTableMixin
+from shop.permissions import PermissionSet
 from shop.views import PostActionView
 
 from .. import selectors, services
@@ -63,6 +64,8 @@ class OutletPartnershipAnswerView(OutletStaffRequiredMixin, PostActionView):
     The application is looked up within this outlet (and the service locks it within the outlet too):
     another outlet's is a 404, exactly like a missing one.
     """
+
+    permission_set = PermissionSet.OUTLET_PARTNERSHIPS
 
     service: staticmethod
 

@@ -10,6 +10,7 @@ from django.views.generic import DetailView
 
 from shop.access import MerchantRequiredMixin
 from shop.pagination import PagedTableView
+from shop.permissions import PermissionSet
 from shop.views import PostActionView
 
 from .. import rules, selectors, services
@@ -48,6 +49,8 @@ class PartnershipListView(MerchantRequiredMixin, PagedTableView):
 
 class PartnershipApplyView(MerchantRequiredMixin, PostActionView):
     """POST only; the login and role checks run first (anonymous visitors are sent to log in)."""
+
+    permission_set = PermissionSet.INTERCEPTION
 
     form_class = PartnershipApplyForm
 
@@ -109,6 +112,8 @@ class PartnershipDetailView(MerchantRequiredMixin, DetailView):
 
 class PartnershipEndView(MerchantRequiredMixin, PostActionView):
     """POST only: the merchant ends a pending or active partnership, with an optional note."""
+
+    permission_set = PermissionSet.INTERCEPTION
 
     form_class = EndPartnershipForm
 

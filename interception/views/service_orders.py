@@ -10,6 +10,7 @@ from django_tables2.paginators import LazyPaginator
 from shop import streaming
 from shop.access import MerchantRequiredMixin
 from shop.pagination import PagedTableMixin
+from shop.permissions import PermissionSet
 
 from .. import selectors
 from ..filters import ServiceOrderFilter, filtered_service_orders
@@ -29,6 +30,8 @@ class ServiceOrderListView(MerchantRequiredMixin, PagedTableMixin, FilterView):
 class ServiceOrderCsvView(MerchantRequiredMixin, View):
     """Exactly the filtered rows, streamed: memory stays flat whatever the count."""
 
+    permission_set = PermissionSet.AFTERSALES
+
     def get(self, request):
         rows = service_order_export_rows(filtered_service_orders(shop=self.shop, data=request.GET))
         return streaming.csv_response(filename="service-orders.csv", header=service_order_export_header(), rows=rows)
@@ -36,6 +39,8 @@ class ServiceOrderCsvView(MerchantRequiredMixin, View):
 
 class ServiceOrderXlsxView(MerchantRequiredMixin, View):
     """XLSX of exactly the filtered rows, written row by row to a temporary file (shop.streaming)."""
+
+    permission_set = PermissionSet.AFTERSALES
 
     def get(self, request):
         rows = service_order_export_rows(filtered_service_orders(shop=self.shop, data=request.GET))

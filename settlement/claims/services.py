@@ -24,9 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from shop import permissions
 from shop.errors import DomainError, NotFound
 from shop.evidence import EvidenceField
 from shop.models import Outlet, Shop
+from shop.permissions import PermissionSet
 
 from .. import locks
 from . import rules
@@ -98,6 +100,7 @@ def file_claim(
     succeed or came back, when a live claim exists, for an amount above the goods' value or above
     1000.00 yuan, or without valid evidence. Another shop's service order is NotFound.
     """
+    permissions.require(user, PermissionSet.SETTLEMENT)
     now = now or timezone.now()
     # Locking the service order serialises two filings on it (and a carrier result arriving meanwhile).
     service_order = locks.service_order_for_claim(service_order_id, shop=shop)
@@ -138,6 +141,7 @@ def record_compensation(
 
     The amount is at most what the outlet accepted; the payment reference is required.
     """
+    permissions.require(user, PermissionSet.SETTLEMENT)
     claim = locks.claim(claim_id, shop=shop)
     if claim.status != C.ACCEPTED:
         raise DomainError(_("Only a claim the outlet accepted can be marked as paid."), code="not_accepted")
@@ -166,6 +170,7 @@ def outlet_accept(
     *, claim_id: int, outlet: Outlet, user, amount: Decimal, note: str = "", now: datetime | None = None
 ) -> Claim:
     """The outlet accepts a submitted claim for an amount up to the claimed one, to pay offline."""
+    permissions.require(user, PermissionSet.OUTLET_SETTLEMENT)
     claim = locks.claim(claim_id, outlet=outlet)
     if claim.status != C.SUBMITTED:
         raise DomainError(_("This claim has already been answered."), code="answered")
@@ -184,6 +189,7 @@ def outlet_accept(
 @transaction.atomic
 def outlet_dispute(*, claim_id: int, outlet: Outlet, user, reason: str, now: datetime | None = None) -> Claim:
     """The outlet disputes a submitted claim with a reason: disputed, then at once platform arbitration."""
+    permissions.require(user, PermissionSet.OUTLET_SETTLEMENT)
     claim = locks.claim(claim_id, outlet=outlet)
     if claim.status != C.SUBMITTED:
         raise DomainError(_("This claim has already been answered."), code="answered")

@@ -15,6 +15,7 @@ from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
 from shop.evidence import EVIDENCE_UPLOAD, IMAGE_SIGNATURES
 from shop.pagination import PagedTableMixin
+from shop.permissions import PermissionSet
 
 from . import rules, selectors, services
 from .filters import ClaimFilter, TrackerFilter
@@ -64,6 +65,7 @@ def serve_evidence(evidence) -> FileResponse:
 
 
 class ClaimListView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
+    permission_set = PermissionSet.SETTLEMENT
     template_name = "settlement/claim_list.html"
     table_class = ClaimTable
     filterset_class = ClaimFilter
@@ -75,6 +77,8 @@ class ClaimListView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin, Fi
 
 class ClaimNewView(MerchantRequiredMixin, View):
     """The claim form of one service order: the window, the cap and the goods' value; disabled with the reason."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     template_name = "settlement/claim_new.html"
     upload_limit = EVIDENCE_UPLOAD
@@ -142,6 +146,7 @@ class ClaimNewView(MerchantRequiredMixin, View):
 
 
 class ClaimDetailView(MerchantRequiredMixin, DetailView):
+    permission_set = PermissionSet.SETTLEMENT
     template_name = "settlement/claim_detail.html"
     context_object_name = "claim"
 
@@ -158,6 +163,8 @@ class ClaimDetailView(MerchantRequiredMixin, DetailView):
 
 class ClaimCompensateView(MerchantRequiredMixin, View):
     """POST only: the merchant records the outlet's offline payment of an accepted claim."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     http_method_names = ["post", "options"]
 
@@ -179,6 +186,7 @@ class ClaimCompensateView(MerchantRequiredMixin, View):
 
 
 class ClaimEvidenceView(MerchantRequiredMixin, View):
+    permission_set = PermissionSet.SETTLEMENT
     http_method_names = ["get", "head", "options"]
 
     def get(self, request, pk, evidence_pk):
@@ -189,6 +197,8 @@ class ClaimEvidenceView(MerchantRequiredMixin, View):
 
 class ClaimTrackerView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
     """Intercepted parcels not back, with days until their claim window opens and closes, so none is missed."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     template_name = "settlement/claim_tracker.html"
     table_class = TrackerTable
@@ -209,6 +219,7 @@ class ClaimTrackerView(MerchantRequiredMixin, RuleFiguresMixin, PagedTableMixin,
 
 
 class OutletClaimListView(OutletStaffRequiredMixin, RuleFiguresMixin, PagedTableMixin, FilterView):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
     template_name = "settlement/claim_outlet_list.html"
     table_class = OutletClaimTable
     filterset_class = ClaimFilter
@@ -224,6 +235,7 @@ class OutletClaimListView(OutletStaffRequiredMixin, RuleFiguresMixin, PagedTable
 
 
 class OutletClaimDetailView(OutletStaffRequiredMixin, DetailView):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
     template_name = "settlement/claim_outlet_detail.html"
     context_object_name = "claim"
 
@@ -243,6 +255,8 @@ class OutletClaimDetailView(OutletStaffRequiredMixin, DetailView):
 
 class OutletClaimAnswerView(OutletStaffRequiredMixin, View):
     """POST only: the outlet accepts or disputes one of its claims; another outlet's is a 404."""
+
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
 
     http_method_names = ["post", "options"]
     form_class: type
@@ -279,6 +293,7 @@ class OutletClaimDisputeView(OutletClaimAnswerView):
 
 
 class OutletClaimEvidenceView(OutletStaffRequiredMixin, View):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
     http_method_names = ["get", "head", "options"]
 
     def get(self, request, pk, evidence_pk):

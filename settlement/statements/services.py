@@ -27,8 +27,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from interception.models import FeeCharge, ServiceOrder
+from shop import permissions
 from shop.errors import DomainError
 from shop.models import Outlet, Shop
+from shop.permissions import PermissionSet
 
 from .. import locks
 from . import reconciliation
@@ -252,6 +254,7 @@ def confirm_statement(
     *, statement_id: int, outlet: Outlet, user, note: str = "", at: datetime | None = None
 ) -> Statement:
     """The outlet agrees with an issued statement."""
+    permissions.require(user, PermissionSet.OUTLET_SETTLEMENT)
     statement = locks.statement(statement_id, outlet=outlet)
     statement.answered_at = at or timezone.now()
     _transition(statement, ST.CONFIRMED, user=user, note=note.strip(), fields=["answered_at"], at=statement.answered_at)
@@ -261,6 +264,7 @@ def confirm_statement(
 @transaction.atomic
 def dispute_statement(*, statement_id: int, outlet: Outlet, user, note: str, at: datetime | None = None) -> Statement:
     """The outlet disagrees with an issued statement and says why (the merchant sees the note)."""
+    permissions.require(user, PermissionSet.OUTLET_SETTLEMENT)
     note = note.strip()
     if not note:
         raise DomainError(_("Say what is wrong with the statement."), code="note_required")
@@ -275,6 +279,7 @@ def dispute_statement(*, statement_id: int, outlet: Outlet, user, note: str, at:
 @transaction.atomic
 def reissue_statement(*, statement_id: int, shop: Shop, user, note: str, at: datetime | None = None) -> Statement:
     """The merchant sends a disputed statement back to the outlet, saying how the dispute was settled."""
+    permissions.require(user, PermissionSet.SETTLEMENT)
     note = note.strip()
     if not note:
         raise DomainError(_("Say how the dispute was sorted out."), code="note_required")
@@ -291,6 +296,7 @@ def record_payment(
     *, statement_id: int, shop: Shop, user, reference: str, amount: Decimal, at: datetime | None = None
 ) -> Statement:
     """The merchant paid a confirmed statement offline: its reference and amount (the confirmed total)."""
+    permissions.require(user, PermissionSet.SETTLEMENT)
     reference = reference.strip()
     if not reference:
         raise DomainError(_("Enter the payment reference."), code="reference_required")
@@ -327,6 +333,7 @@ def reconcile_statement(
     The bill is read before this is called (`reconciliation.read_bill`): an unreadable file never
     gets here, so nothing of it is stored.
     """
+    permissions.require(user, PermissionSet.SETTLEMENT)
     statement = locks.statement(statement_id, shop=shop)
     ours = [
         reconciliation.OurLine(tracking_no=t, amount=a) for t, a in statement.lines.values_list("tracking_no", "amount")

@@ -16,6 +16,7 @@ from django_filters.views import FilterView
 from shop import pagination
 from shop.access import MerchantRequiredMixin, OutletStaffRequiredMixin
 from shop.errors import DomainError, NotFound
+from shop.permissions import PermissionSet
 from shop.views import form_errors_message
 
 from . import selectors
@@ -46,6 +47,7 @@ def lines_table(request, statement: Statement) -> StatementLineTable:
 
 
 class StatementListView(MerchantRequiredMixin, pagination.PagedTableMixin, FilterView):
+    permission_set = PermissionSet.SETTLEMENT
     template_name = "settlement/statement_list.html"
     table_class = StatementTable
     filterset_class = StatementFilter
@@ -60,6 +62,8 @@ class StatementListView(MerchantRequiredMixin, pagination.PagedTableMixin, Filte
 
 class StatementRefreshView(MerchantRequiredMixin, View):
     """POST: bring the running month's statements up to date with the latest offline interceptions."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     http_method_names = ["post", "options"]
 
@@ -79,6 +83,8 @@ class StatementRefreshView(MerchantRequiredMixin, View):
 
 class StatementDetailView(MerchantRequiredMixin, DetailView):
     """One statement: facts, actions, lines, reconciliations, history. Another shop's is a 404."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     template_name = "settlement/statement_detail.html"
     context_object_name = "statement"
@@ -102,17 +108,23 @@ class StatementDetailView(MerchantRequiredMixin, DetailView):
 
 
 class StatementCsvView(MerchantRequiredMixin, View):
+    permission_set = PermissionSet.SETTLEMENT
+
     def get(self, request, pk):
         return csv_response(get_object_or_404(selectors.statements_for_shop(shop=self.shop), pk=pk))
 
 
 class StatementXlsxView(MerchantRequiredMixin, View):
+    permission_set = PermissionSet.SETTLEMENT
+
     def get(self, request, pk):
         return xlsx_response(get_object_or_404(selectors.statements_for_shop(shop=self.shop), pk=pk))
 
 
 class _StatementActionView(MerchantRequiredMixin, View):
     """POST only (login and role checks first): one form, one service call, back to the statement."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     http_method_names = ["post", "options"]
     form_class: type
@@ -167,6 +179,8 @@ class StatementReissueView(_StatementActionView):
 class StatementReconcileView(MerchantRequiredMixin, View):
     """POST the outlet's bill: a bad file gets its messages and nothing is kept; a good one its result page."""
 
+    permission_set = PermissionSet.SETTLEMENT
+
     http_method_names = ["post", "options"]
     upload_limit = BILL_UPLOAD
 
@@ -196,6 +210,8 @@ class StatementReconcileView(MerchantRequiredMixin, View):
 
 class ReconciliationDetailView(MerchantRequiredMixin, DetailView):
     """The result of one bill: figures per kind, then the rows (differences first; ?kind= narrows)."""
+
+    permission_set = PermissionSet.SETTLEMENT
 
     template_name = "settlement/reconciliation_detail.html"
     context_object_name = "reconciliation"
@@ -229,6 +245,8 @@ class ReconciliationDetailView(MerchantRequiredMixin, DetailView):
 class ReconciliationCsvView(MerchantRequiredMixin, View):
     """Every row that is not a match, streamed as CSV: what to take up with the outlet."""
 
+    permission_set = PermissionSet.SETTLEMENT
+
     def get(self, request, pk):
         return differences_csv_response(get_object_or_404(selectors.reconciliations_for_shop(shop=self.shop), pk=pk))
 
@@ -237,6 +255,7 @@ class ReconciliationCsvView(MerchantRequiredMixin, View):
 
 
 class OutletStatementListView(OutletStaffRequiredMixin, pagination.PagedTableMixin, FilterView):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
     template_name = "settlement/outlet_statement_list.html"
     table_class = OutletStatementTable
     filterset_class = OutletStatementFilter
@@ -251,6 +270,8 @@ class OutletStatementListView(OutletStaffRequiredMixin, pagination.PagedTableMix
 
 class OutletStatementDetailView(OutletStaffRequiredMixin, DetailView):
     """One issued statement of the outlet, with its lines and history; confirm or dispute while issued."""
+
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
 
     template_name = "settlement/outlet_statement_detail.html"
     context_object_name = "statement"
@@ -270,17 +291,23 @@ class OutletStatementDetailView(OutletStaffRequiredMixin, DetailView):
 
 
 class OutletStatementCsvView(OutletStaffRequiredMixin, View):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
+
     def get(self, request, pk):
         return csv_response(get_object_or_404(selectors.statements_for_outlet(outlet=self.outlet), pk=pk))
 
 
 class OutletStatementXlsxView(OutletStaffRequiredMixin, View):
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
+
     def get(self, request, pk):
         return xlsx_response(get_object_or_404(selectors.statements_for_outlet(outlet=self.outlet), pk=pk))
 
 
 class _OutletAnswerView(OutletStaffRequiredMixin, View):
     """POST only (login and role checks first): one form, one service call, back to the statement."""
+
+    permission_set = PermissionSet.OUTLET_SETTLEMENT
 
     http_method_names = ["post", "options"]
     form_class: type

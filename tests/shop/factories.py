@@ -50,9 +50,27 @@ def make_merchant(shop: Shop, username: str = "", role: str = "owner") -> User:
     return User.objects.create_user(username=username, password="pw", kind="merchant", shop=shop, shop_role=role)
 
 
-def make_outlet_user(outlet: Outlet, username: str = "") -> User:
+def make_outlet_user(outlet: Outlet, username: str = "", role: str = "manager") -> User:
     username = username or f"outlet-{next(_seq)}"
-    return User.objects.create_user(username=username, password="pw", kind="outlet", outlet=outlet)
+    return User.objects.create_user(username=username, password="pw", kind="outlet", outlet=outlet, outlet_role=role)
+
+
+def make_member(shop: Shop, *sets: str, username: str = "") -> User:
+    """A staff member (not the owner) of the shop with exactly these permission sets."""
+    from django.contrib.auth.models import Group
+
+    user = make_merchant(shop, username=username or f"member-{next(_seq)}", role="agent")
+    user.groups.set(Group.objects.filter(name__in=sets))
+    return user
+
+
+def make_outlet_clerk(outlet: Outlet, *sets: str, username: str = "") -> User:
+    """A clerk (not the manager) of the outlet with exactly these permission sets."""
+    from django.contrib.auth.models import Group
+
+    user = make_outlet_user(outlet, username=username or f"clerk-{next(_seq)}", role="clerk")
+    user.groups.set(Group.objects.filter(name__in=sets))
+    return user
 
 
 def make_operator(username: str = "") -> User:

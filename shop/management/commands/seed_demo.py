@@ -14,6 +14,7 @@ from decimal import Decimal
 from importlib import import_module
 
 from django.apps import apps
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -103,7 +104,7 @@ class Command(BaseCommand):
         return shops
 
     def seed_accounts(self, shops, outlets) -> None:
-        for username, kind, shop_code, role, outlet_code, display in demo.ACCOUNTS:
+        for username, kind, shop_code, role, outlet_code, outlet_role, display, sets in demo.ACCOUNTS:
             user, created = User.objects.update_or_create(
                 username=username,
                 defaults={
@@ -111,6 +112,7 @@ class Command(BaseCommand):
                     "shop": shops.get(shop_code),
                     "shop_role": role,
                     "outlet": outlets.get(outlet_code),
+                    "outlet_role": outlet_role,
                     "first_name": display,
                     "is_staff": kind == User.Kind.OPERATOR,
                     "is_superuser": kind == User.Kind.OPERATOR,
@@ -119,6 +121,8 @@ class Command(BaseCommand):
             if created or not user.has_usable_password():
                 user.set_password(demo.DEMO_PASSWORD)
                 user.save(update_fields=["password"])
+            # Each demo member has exactly the sets of the README's table, again on every seed.
+            user.groups.set(Group.objects.filter(name__in=sets))
 
     def seed_orders(self, shop, prefix, count, products, outlets, rng, now) -> int:
         if Order.objects.filter(shop=shop).exists():
