@@ -7,6 +7,9 @@ class AftersalesConfig(AppConfig):
     verbose_name = _("After-sales")
 
     def ready(self):
-        from . import event_handlers
+        from shop import activity as staff_activity
+
+        from . import activity, event_handlers
 
         event_handlers.register()
+        staff_activity.register(activity.source)

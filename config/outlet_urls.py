@@ -10,6 +10,7 @@ from interception import views as interception_views
 from interception.views import outlet as interception_outlet
 from settlement.claims import views as claims
 from settlement.statements import views as statements
+from shop.team import views as team
 
 app_name = "outlet"
 
@@ -37,6 +38,13 @@ urlpatterns = [
         interception_outlet.OutletServiceOrderCsvView.as_view(),
         name="service-orders-csv",
     ),
+    # the outlet's staff (its manager only)
+    path("team/", team.OutletTeamView.as_view(), name="team"),
+    path("team/add/", team.OutletTeamAddView.as_view(), name="team-add"),
+    path("team/<int:pk>/sets/", team.OutletTeamSetsView.as_view(), name="team-sets"),
+    path("team/<int:pk>/deactivate/", team.OutletTeamDeactivateView.as_view(), name="team-deactivate"),
+    path("team/<int:pk>/reactivate/", team.OutletTeamReactivateView.as_view(), name="team-reactivate"),
+    path("team/<int:pk>/password/", team.OutletTeamPasswordView.as_view(), name="team-password"),
     # settlement: claims to answer, statements to confirm or dispute
     path("claims/", claims.OutletClaimListView.as_view(), name="claims"),
     path("claims/<int:pk>/", claims.OutletClaimDetailView.as_view(), name="claim-detail"),

@@ -22,6 +22,7 @@ urlpatterns = [
     path("settlement/", include("settlement.urls")),
     path("outlet/", include("config.outlet_urls")),
     path("open-api/", include("api.page_urls")),
+    path("team/", include("shop.team.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("api.urls")),
     path("api/platform/events", platform_events, name="platform-events"),

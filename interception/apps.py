@@ -7,7 +7,10 @@ class InterceptionConfig(AppConfig):
     verbose_name = _("Courier interception")
 
     def ready(self):
-        from . import event_handlers, extensions
+        from shop import activity as staff_activity
+
+        from . import activity, event_handlers, extensions
 
         event_handlers.register()
+        staff_activity.register(activity.source)
         extensions.register()

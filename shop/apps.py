@@ -7,7 +7,8 @@ class ShopConfig(AppConfig):
     verbose_name = _("Shops, orders and parcels")
 
     def ready(self):
-        from . import checks, event_handlers
+        from . import activity, checks, event_handlers
 
         event_handlers.register()
+        activity.register(activity.staff_changes)
         checks.register_checks()

@@ -345,3 +345,44 @@ class Change(models.Model):
 
     def __str__(self):
         return f"{self.event} {self.kind}#{self.object_id}"
+
+
+class StaffChange(models.Model):
+    """A change to a shop's or an outlet's staff, by whom: the staff activity's own rows. Append-only."""
+
+    class Kind(models.TextChoices):
+        ADDED = "added", _("member added")
+        SETS_CHANGED = "sets_changed", _("permission sets changed")
+        DEACTIVATED = "deactivated", _("member deactivated")
+        REACTIVATED = "reactivated", _("member reactivated")
+        PASSWORD_RESET = "password_reset", _("password reset")
+
+    # Exactly one of shop and outlet: the team the member belongs to.
+    shop = models.ForeignKey(Shop, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    outlet = models.ForeignKey(Outlet, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_changes", verbose_name=_("member"))
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("by")
+    )
+    kind = models.CharField(_("change"), max_length=20, choices=Kind.choices)
+    # The permission sets after the change, as labels (what the member may do from then on).
+    detail = models.CharField(_("detail"), max_length=300, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("staff change")
+        verbose_name_plural = _("staff changes")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["shop", "-at"], name="staff_change_shop_idx"),
+            models.Index(fields=["outlet", "-at"], name="staff_change_outlet_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                name="staff_change_one_team",
+                condition=Q(shop__isnull=False, outlet__isnull=True) | Q(shop__isnull=True, outlet__isnull=False),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.member_id} @ {self.at:%Y-%m-%d %H:%M}"

@@ -1,16 +1,18 @@
 """The after-sale detail page: the order, parcels, refund ledger, history and buyer of one after-sale,
 with the merchant's actions (each posted to its own view in `actions`), and its evidence images."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django import forms as django_forms
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views import View
 
+from shop import permissions
 from shop.access import MerchantRequiredMixin
 from shop.evidence import serve_evidence
 from shop.models import Parcel
+from shop.permissions import PermissionSet
 
 from .. import extensions, forms, rules, selectors, services
 from ..models import AfterSale
@@ -47,7 +49,9 @@ def _signed_after_refusal(after_sale: AfterSale) -> bool:
     )
 
 
-def _actions(after_sale: AfterSale, bound: dict[str, django_forms.Form], *, signed_after_refusal) -> dict[str, Action]:
+def _actions(
+    after_sale: AfterSale, bound: dict[str, django_forms.Form], *, signed_after_refusal, refused: str | None = None
+) -> dict[str, Action]:
     facts = services.action_facts(after_sale)
     version = {"version": after_sale.version}
     reject_initial = {**version, "reason": AfterSale.RejectReason.GOODS_SIGNED} if signed_after_refusal else version
@@ -68,15 +72,22 @@ def _actions(after_sale: AfterSale, bound: dict[str, django_forms.Form], *, sign
     ]
     return {
         form_class.key: Action(
-            form_class.key, f"aftersales:{url_name}", bound.get(form_class.key) or form_class(initial=initial), blocker
+            form_class.key,
+            f"aftersales:{url_name}",
+            bound.get(form_class.key) or form_class(initial=initial),
+            refused or blocker,
         )
         for url_name, form_class, initial, blocker in specs
     }
 
 
-def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms.Form] | None = None) -> dict:
+def detail_context(
+    *, shop, after_sale: AfterSale, bound: dict[str, django_forms.Form] | None = None, viewer=None
+) -> dict:
     now = timezone.now()
     signed_after_refusal = _signed_after_refusal(after_sale)
+    # A member without after-sales handling sees every action disabled, with the reason (one check a page).
+    refused = permissions.blocker(viewer, PermissionSet.AFTERSALES) if viewer is not None else None
     abuse = selectors.abuse_stats(shop=shop, buyer_ids=[after_sale.buyer_id], now=now).get(after_sale.buyer_id)
     return {
         "after_sale": after_sale,
@@ -94,8 +105,15 @@ def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms
         "abuse": abuse or {"count": 0, "amount": None, "flagged": False},
         "abuse_window_days": rules.ABUSE_WINDOW.days,
         "signed_after_refusal": signed_after_refusal,
-        "actions": _actions(after_sale, bound or {}, signed_after_refusal=signed_after_refusal),
-        "extension_actions": extensions.actions_for(after_sale),
+        "actions": _actions(
+            after_sale,
+            bound or {},
+            signed_after_refusal=signed_after_refusal,
+            refused=refused,
+        ),
+        "extension_actions": [
+            replace(action, blocker=refused or action.blocker) for action in extensions.actions_for(after_sale)
+        ],
         "open_action": next(iter(bound), None) if bound else None,
     }
 
@@ -103,7 +121,7 @@ def detail_context(*, shop, after_sale: AfterSale, bound: dict[str, django_forms
 def render_detail(request, *, shop, after_sale_no: str, bound: dict[str, django_forms.Form] | None = None):
     """The detail page; `bound` holds an action's form with its errors, shown open in place of a fresh one."""
     after_sale = get_object_or_404(selectors.after_sale_detail_for_shop(shop=shop), after_sale_no=after_sale_no)
-    return render(request, TEMPLATE, detail_context(shop=shop, after_sale=after_sale, bound=bound))
+    return render(request, TEMPLATE, detail_context(shop=shop, after_sale=after_sale, bound=bound, viewer=request.user))
 
 
 class AfterSaleDetailView(MerchantRequiredMixin, View):
