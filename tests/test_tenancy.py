@@ -1,6 +1,8 @@
-"""Every URL of the merchant and outlet areas, walked as owner, other tenant, wrong role and anonymous.
+"""Every URL of the merchant and outlet areas, walked as owner, other tenant, wrong role and anonymous,
+and as a member holding each permission set alone (the role walk: NEEDS says which set a URL needs).
 
-The walk fails when a pattern has no case below, so a page added later is covered the day it lands.
+The walk fails when a pattern has no case or no NEEDS entry below, so a page added later is covered
+the day it lands.
 """
 
 from collections.abc import Callable
@@ -9,9 +11,13 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from shop.permissions import MERCHANT_SETS, OUTLET_MANAGER, OUTLET_SETS
+from shop.permissions import PermissionSet as P
 from tests.shop.factories import (
     make_courier,
+    make_member,
     make_merchant,
+    make_outlet_clerk,
     make_order,
     make_outlet,
     make_outlet_user,
@@ -19,7 +25,7 @@ from tests.shop.factories import (
     make_shop,
 )
 
-MERCHANT_NAMESPACES = {"shop", "aftersales", "interception", "settlement", "api"}
+MERCHANT_NAMESPACES = {"shop", "aftersales", "interception", "settlement", "api", "team"}
 OUTLET_NAMESPACES = {"outlet"}
 
 
@@ -296,6 +302,45 @@ def _delivery_pk_a(world: World) -> dict:
     return {"pk": delivery.pk}
 
 
+def _member_a(world: World):
+    """A staff member of shop A with after-sales handling (created on first use)."""
+    from shop.models import User
+
+    member = User.objects.filter(username="member-secret-a").first()
+    return member or make_member(world.shop_a, P.AFTERSALES, username="member-secret-a")
+
+
+def _member_pk_a(world: World) -> dict:
+    return {"pk": _member_a(world).pk}
+
+
+def _clerk_a(world: World):
+    """A clerk of outlet A with statements and claims (created on first use)."""
+    from shop.models import User
+
+    clerk = User.objects.filter(username="clerk-secret-a").first()
+    return clerk or make_outlet_clerk(world.outlet_a, P.OUTLET_SETTLEMENT, username="clerk-secret-a")
+
+
+def _clerk_pk_a(world: World) -> dict:
+    return {"pk": _clerk_a(world).pk}
+
+
+def _staff_change_a(world: World):
+    """A staff change of shop A, made by its owner: the staff activity shows it (created on first use)."""
+    from django.utils import timezone
+
+    from shop.models import StaffChange
+
+    member = _member_a(world)
+    change, _created = StaffChange.objects.get_or_create(
+        shop=world.shop_a,
+        member=member,
+        defaults={"user": world.merchant_a, "kind": "added", "detail": "ACTIVITY-SECRET-A", "at": timezone.now()},
+    )
+    return change
+
+
 CASES: dict[str, Case] = {
     "shop:order-list": Case(secret=lambda w: w.order_a.order_no),
     "shop:order-detail": Case(kwargs=lambda w: {"order_no": w.order_a.order_no}),
@@ -357,6 +402,20 @@ CASES: dict[str, Case] = {
     "api:endpoint-delete": Case(method="post", kwargs=lambda w: {"pk": _endpoint_a(w).pk}),
     "api:endpoint-enable": Case(method="post", kwargs=lambda w: {"pk": _endpoint_a(w).pk}),
     "api:delivery-resend": Case(method="post", kwargs=_delivery_pk_a),
+    "team:members": Case(given=_member_a, secret=lambda w: "member-secret-a"),
+    "team:member-add": Case(method="post"),
+    "team:member-sets": Case(method="post", kwargs=_member_pk_a),
+    "team:member-deactivate": Case(method="post", kwargs=_member_pk_a),
+    "team:member-reactivate": Case(method="post", kwargs=_member_pk_a),
+    "team:member-password": Case(method="post", kwargs=_member_pk_a),
+    "team:activity": Case(given=_staff_change_a, secret=lambda w: "ACTIVITY-SECRET-A"),
+    "team:activity-csv": Case(given=_staff_change_a, secret=lambda w: "ACTIVITY-SECRET-A"),
+    "outlet:team": Case(given=_clerk_a, secret=lambda w: "clerk-secret-a"),
+    "outlet:team-add": Case(method="post"),
+    "outlet:team-sets": Case(method="post", kwargs=_clerk_pk_a),
+    "outlet:team-deactivate": Case(method="post", kwargs=_clerk_pk_a),
+    "outlet:team-reactivate": Case(method="post", kwargs=_clerk_pk_a),
+    "outlet:team-password": Case(method="post", kwargs=_clerk_pk_a),
     "outlet:portal": Case(secret=lambda w: w.outlet_a.code),
     "outlet:partnership-detail": Case(kwargs=_partnership_pk_a),
     "outlet:partnership-approve": Case(method="post", kwargs=_partnership_pk_a),
@@ -374,6 +433,104 @@ CASES: dict[str, Case] = {
     "outlet:claim-accept": Case(method="post", kwargs=_claim_pk_a),
     "outlet:claim-dispute": Case(method="post", kwargs=_claim_pk_a),
     "outlet:claim-evidence": Case(kwargs=_claim_evidence_a),
+}
+
+
+# The role walk: the permission set each URL needs for the request the walk makes (None: any staff
+# member of the area). The assistant rule's page is open to read; saving it needs interception
+# settings (tests/shop/test_permissions.py). Owners and outlet managers have every set.
+NEEDS: dict[str, str | None] = {
+    "shop:order-list": None,
+    "shop:order-detail": None,
+    "aftersales:workbench": None,
+    "aftersales:metrics": None,
+    "aftersales:bulk-flag": P.AFTERSALES,
+    "aftersales:export-csv": P.AFTERSALES,
+    "aftersales:export-start": P.AFTERSALES,
+    "aftersales:export-detail": P.AFTERSALES,
+    "aftersales:export-download": P.AFTERSALES,
+    "aftersales:after-sale-detail": None,
+    "aftersales:evidence": None,
+    "aftersales:agree-refund": P.AFTERSALES,
+    "aftersales:agree-return": P.AFTERSALES,
+    "aftersales:confirm-receipt": P.AFTERSALES,
+    "aftersales:reject": P.AFTERSALES,
+    "aftersales:small-payment": P.AFTERSALES,
+    "aftersales:flag": P.AFTERSALES,
+    "aftersales:send-card": P.AFTERSALES,
+    "interception:home": None,
+    "interception:intercept": P.AFTERSALES,
+    "interception:im-card": P.AFTERSALES,
+    "interception:launch": P.AFTERSALES,
+    "interception:bulk-preview": P.AFTERSALES,
+    "interception:paste": P.AFTERSALES,
+    "interception:batch": None,
+    "interception:batch-status": None,
+    "interception:batch-retry": P.AFTERSALES,
+    "interception:service-orders": None,
+    "interception:service-orders-csv": P.AFTERSALES,
+    "interception:service-orders-xlsx": P.AFTERSALES,
+    "interception:assistant": None,
+    "interception:partnerships": None,
+    "interception:partnership-apply": P.INTERCEPTION,
+    "interception:partnership-detail": None,
+    "interception:partnership-end": P.INTERCEPTION,
+    "settlement:home": P.SETTLEMENT,
+    "settlement:fees": P.SETTLEMENT,
+    "settlement:statements": P.SETTLEMENT,
+    "settlement:statements-refresh": P.SETTLEMENT,
+    "settlement:statement-detail": P.SETTLEMENT,
+    "settlement:statement-csv": P.SETTLEMENT,
+    "settlement:statement-xlsx": P.SETTLEMENT,
+    "settlement:statement-pay": P.SETTLEMENT,
+    "settlement:statement-reissue": P.SETTLEMENT,
+    "settlement:statement-reconcile": P.SETTLEMENT,
+    "settlement:reconciliation-detail": P.SETTLEMENT,
+    "settlement:reconciliation-csv": P.SETTLEMENT,
+    "settlement:claims": P.SETTLEMENT,
+    "settlement:claim-new": P.SETTLEMENT,
+    "settlement:claim-detail": P.SETTLEMENT,
+    "settlement:claim-compensate": P.SETTLEMENT,
+    "settlement:claim-evidence": P.SETTLEMENT,
+    "settlement:claim-tracker": P.SETTLEMENT,
+    "api:home": P.SHOP_ADMIN,
+    "api:token-create": P.SHOP_ADMIN,
+    "api:token-revoke": P.SHOP_ADMIN,
+    "api:endpoint-create": P.SHOP_ADMIN,
+    "api:endpoint-delete": P.SHOP_ADMIN,
+    "api:endpoint-enable": P.SHOP_ADMIN,
+    "api:delivery-resend": P.SHOP_ADMIN,
+    "team:members": P.SHOP_ADMIN,
+    "team:member-add": P.SHOP_ADMIN,
+    "team:member-sets": P.SHOP_ADMIN,
+    "team:member-deactivate": P.SHOP_ADMIN,
+    "team:member-reactivate": P.SHOP_ADMIN,
+    "team:member-password": P.SHOP_ADMIN,
+    "team:activity": P.SHOP_ADMIN,
+    "team:activity-csv": P.SHOP_ADMIN,
+    "outlet:team": OUTLET_MANAGER,
+    "outlet:team-add": OUTLET_MANAGER,
+    "outlet:team-sets": OUTLET_MANAGER,
+    "outlet:team-deactivate": OUTLET_MANAGER,
+    "outlet:team-reactivate": OUTLET_MANAGER,
+    "outlet:team-password": OUTLET_MANAGER,
+    "outlet:portal": None,
+    "outlet:partnership-detail": None,
+    "outlet:partnership-approve": P.OUTLET_PARTNERSHIPS,
+    "outlet:partnership-reject": P.OUTLET_PARTNERSHIPS,
+    "outlet:service-orders": None,
+    "outlet:service-orders-csv": None,
+    "outlet:statements": P.OUTLET_SETTLEMENT,
+    "outlet:statement-detail": P.OUTLET_SETTLEMENT,
+    "outlet:statement-confirm": P.OUTLET_SETTLEMENT,
+    "outlet:statement-dispute": P.OUTLET_SETTLEMENT,
+    "outlet:statement-csv": P.OUTLET_SETTLEMENT,
+    "outlet:statement-xlsx": P.OUTLET_SETTLEMENT,
+    "outlet:claims": P.OUTLET_SETTLEMENT,
+    "outlet:claim-detail": P.OUTLET_SETTLEMENT,
+    "outlet:claim-accept": P.OUTLET_SETTLEMENT,
+    "outlet:claim-dispute": P.OUTLET_SETTLEMENT,
+    "outlet:claim-evidence": P.OUTLET_SETTLEMENT,
 }
 
 
@@ -512,3 +669,97 @@ def test_post_only_outlet_actions_refuse_get(client, world, name):
 def test_merchants_cannot_open_the_outlet_portal(client, world, name):
     client.force_login(world.merchant_a)
     assert client.get(_url(name, world)).status_code == 403
+
+
+# --- the role walk ------------------------------------------------------------------------------------
+NO_SET = "none"
+
+
+def test_every_merchant_and_outlet_url_says_which_permission_set_it_needs():
+    missing = sorted(set(MERCHANT_URLS + OUTLET_URLS) - set(NEEDS))
+    assert missing == [], f"add a NEEDS entry (the permission set, or None) for: {missing}"
+    assert set(NEEDS) == set(CASES)
+
+
+def _fingerprint() -> dict:
+    """What a refused request must leave as it was: the rows every merchant or outlet action writes."""
+    from django.contrib.auth.models import Group
+
+    from aftersales.models import AfterSale, AfterSaleLog, ExportJob, RefundEntry
+    from api.models import ApiToken, WebhookEndpoint
+    from interception.models import InterceptionBatch, Partnership, PartnershipLog, ServiceOrder
+    from settlement.models import Claim, ClaimLog, Reconciliation, Statement, StatementLog
+    from shop.models import StaffChange, User
+
+    counts = {
+        model.__name__: model.objects.count()
+        for model in (
+            AfterSaleLog,
+            RefundEntry,
+            ExportJob,
+            InterceptionBatch,
+            ServiceOrder,
+            PartnershipLog,
+            StatementLog,
+            ClaimLog,
+            Reconciliation,
+            StaffChange,
+            ApiToken,
+            WebhookEndpoint,
+            User,
+        )
+    }
+    counts["statuses"] = (
+        sorted(AfterSale.objects.values_list("status", "flag", "remark")),
+        sorted(Partnership.objects.values_list("status", flat=True)),
+        sorted(Statement.objects.values_list("status", flat=True)),
+        sorted(Claim.objects.values_list("status", flat=True)),
+        sorted(User.objects.values_list("username", "is_active", "password")),
+        sorted(Group.objects.values_list("name", "user__username").exclude(user=None)),
+    )
+    return counts
+
+
+def _walk_as(client, world, name, user, allowed: bool):
+    client.force_login(user)
+    url = _url(name, world)  # the case's objects exist before the fingerprint
+    before = _fingerprint()
+    if CASES[name].method == "post":
+        response = client.post(url, follow=True)
+    else:
+        response = client.get(url)
+    if allowed:
+        assert response.status_code == 200, response.status_code
+    else:
+        assert response.status_code == 403
+        needed = NEEDS[name]
+        from shop.permissions import REASONS
+
+        assert str(REASONS[needed]) in response.content.decode()
+        assert _fingerprint() == before
+
+
+@pytest.mark.parametrize("held", [*MERCHANT_SETS, NO_SET])
+@pytest.mark.parametrize("name", MERCHANT_URLS)
+def test_member_with_one_permission_set_is_let_in_or_refused_as_needs_says(client, world, name, held):
+    member = make_member(world.shop_a, *([] if held == NO_SET else [held]))
+    _walk_as(client, world, name, member, allowed=NEEDS[name] in (None, held))
+
+
+@pytest.mark.parametrize("held", [*OUTLET_SETS, NO_SET])
+@pytest.mark.parametrize("name", OUTLET_URLS)
+def test_outlet_clerk_with_one_permission_set_is_let_in_or_refused_as_needs_says(client, world, name, held):
+    clerk = make_outlet_clerk(world.outlet_a, *([] if held == NO_SET else [held]))
+    _walk_as(client, world, name, clerk, allowed=NEEDS[name] in (None, held))
+
+
+@pytest.mark.parametrize("name", MERCHANT_URLS)
+def test_owner_has_every_permission_set(client, world, name):
+    assert NEEDS[name] in (None, *MERCHANT_SETS)
+    _walk_as(client, world, name, world.merchant_a, allowed=True)
+
+
+@pytest.mark.parametrize("name", OUTLET_URLS)
+def test_outlet_manager_has_every_permission_set(client, world, name):
+    assert NEEDS[name] in (None, *OUTLET_SETS, OUTLET_MANAGER)
+    _walk_as(client, world, name, world.outlet_user_a, allowed=True)
