@@ -22,10 +22,11 @@ from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from shop import demo
+from shop import demo, permissions
 from shop import services as shop_services
 from shop.errors import DomainError, NotFound
 from shop.models import Order, OrderLine, Parcel, Shop, User
+from shop.permissions import PermissionSet
 
 from . import notifications, rules, services
 from .metrics import SHANGHAI
@@ -139,7 +140,12 @@ class Replay:
         self.shop, self.rng, self.now = shop, rng, now
         self.prefix = "".join(part[0] for part in shop.code.split("-")).upper()
         self.numbers = itertools.count(1)
-        self.staff = list(User.objects.filter(shop=shop, kind=User.Kind.MERCHANT).order_by("username"))
+        # The staff who handle after-sales (the finance member does not): who made each decision.
+        self.staff = [
+            user
+            for user in User.objects.filter(shop=shop, kind=User.Kind.MERCHANT).order_by("username")
+            if permissions.has(user, PermissionSet.AFTERSALES)
+        ]
         self.operator = User.objects.filter(kind=User.Kind.OPERATOR).order_by("pk").first()
         self.pools = self._pools()
         self.skipped = 0

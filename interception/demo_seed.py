@@ -58,7 +58,9 @@ def seed(*, stdout, rng: random.Random, now: datetime) -> None:
 
 
 def seed_partnerships(owner) -> None:
-    outlet_staff = {u.outlet_id: u for u in User.objects.filter(kind=User.Kind.OUTLET)}
+    outlet_staff = {
+        u.outlet_id: u for u in User.objects.filter(kind=User.Kind.OUTLET, outlet_role=User.OutletRole.MANAGER)
+    }
     for shop_code, outlet_code, fee, fate in PARTNERSHIPS:
         shop = Shop.objects.get(code=shop_code)
         outlet = Outlet.objects.select_related("courier").get(code=outlet_code)

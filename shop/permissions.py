@@ -123,11 +123,14 @@ def blocker(user, needed: str | None) -> str | None:
 def require(user, needed: str) -> None:
     """Raise PermissionRefused unless the user has the set.
 
-    Services call it with their `user`: shop and outlet staff (API service users too) are checked;
-    None (a system actor: the timeout sweep, the assistant rule) and platform operators (the admin's
-    actions) pass, as the services' own rules already bound them.
+    Services call it with their `user`: the staff of the set's own area (shop staff for a merchant
+    set, API service users too; outlet staff for an outlet set) are checked. None (a system actor:
+    the timeout sweep, the assistant rule), platform operators (the admin's actions) and anyone else
+    pass: the login mixins keep every other kind of user out of an area's pages, and the services
+    scope their rows by the shop or outlet they are given.
     """
-    if user is None or not (getattr(user, "is_merchant", False) or getattr(user, "is_outlet_staff", False)):
+    if user is None:
         return
-    if not has(user, needed):
+    in_area = user.is_outlet_staff if needed in (*OUTLET_SETS, OUTLET_MANAGER) else user.is_merchant
+    if in_area and not has(user, needed):
         raise PermissionRefused(needed)

@@ -74,7 +74,9 @@ def seed_claims(*, stdout, rng: random.Random, now: datetime) -> None:
     actors = Actors(
         owner=User.objects.filter(shop=shop, shop_role="owner").order_by("pk").first(),
         operator=User.objects.filter(kind=User.Kind.OPERATOR).order_by("pk").first(),
-        outlet_staff=User.objects.filter(kind=User.Kind.OUTLET, outlet=outlet).order_by("pk").first(),
+        outlet_staff=User.objects.filter(kind=User.Kind.OUTLET, outlet=outlet, outlet_role="manager")
+        .order_by("pk")
+        .first(),
     )
     made, left = [], 0
     # The replayed buyers' refund notifications are history: none is queued for delivery.

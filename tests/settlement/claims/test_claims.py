@@ -462,7 +462,10 @@ def test_the_transition_table_refuses_illegal_moves(accepted):
     assert state() == before
 
 
-def test_a_shop_owner_and_agent_alike_may_file(lost, shop):
-    agent = make_merchant(shop, "agent", role="agent")
+def test_a_member_with_the_settlement_set_may_file_as_the_owner_does(lost, shop):
+    from shop.permissions import PermissionSet
+    from tests.shop.factories import make_member
 
-    assert file(lost, agent).filed_by == agent
+    finance = make_member(shop, PermissionSet.SETTLEMENT, username="finance")
+
+    assert file(lost, finance).filed_by == finance
