@@ -11,7 +11,7 @@ PORT ?= 8000
 .PHONY: run install migrate seed serve worker test test-pg test-browser lint check-deploy messages bench clean
 
 run: install migrate seed ## fresh machine → demo back office at http://$(HOST):$(PORT) with the worker beside it
-	@echo "Back office: http://$(HOST):$(PORT)/  (accounts: merchant / agent / global / outlet-yto / outlet-jt / operator, password demo-pass)"
+	@echo "Back office: http://$(HOST):$(PORT)/  (accounts: merchant / agent / finance / global / outlet-yto / outlet-yto-clerk / outlet-jt / operator, password demo-pass)"
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py qcluster & \
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT)

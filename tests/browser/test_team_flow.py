@@ -34,7 +34,9 @@ def _agreeable_refund() -> AfterSale:
     raise AssertionError("the demo has no refund to agree")
 
 
-def test_owner_adds_an_after_sales_member_who_agrees_a_refund_but_not_a_partnership(page, live_server, demo, screenshot):
+def test_owner_adds_an_after_sales_member_who_agrees_a_refund_but_not_a_partnership(
+    page, live_server, demo, screenshot
+):
     log_in(page, live_server, "merchant")
     page.wait_for_url(re.compile(r"/aftersales/$"))
     page.click("#nav-team")

@@ -19,7 +19,7 @@ from settlement.claims import tasks as tasks_claims
 from settlement.models import Claim
 from shop.errors import DomainError, NotFound
 from tests.settlement.factories import IN_WINDOW, PNG, SUCCESS, file, intercepted, png, state
-from tests.shop.factories import at, make_merchant, make_operator, make_outlet, make_outlet_user
+from tests.shop.factories import at, make_operator, make_outlet, make_outlet_user
 
 C = Claim.Status
 
