@@ -32,6 +32,8 @@ class ServiceOrderLink:
     label: str
     url: str
     css_class: str = ""  # e.g. "badge-complain"
+    # The permission set (shop.permissions) the link's page needs: shown disabled with the reason without it.
+    needs: str | None = None
 
 
 # provider(service_order) -> ServiceOrderLink | None. Pure: no queries (it sees the row's pk and status).

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shop import streaming
+from shop import permissions, streaming
 from shop.localtime import local_format
 
 from .extensions import links_for
@@ -80,11 +80,32 @@ class ServiceOrderTable(tables.Table):
     def render_actions(self, record):
         # What higher layers add (settlement: a succeeded interception whose parcel never came back may
         # be complained about), through the registry: interception names none of their URLs.
-        return format_html_join(
-            " ",
-            '<a class="badge {}" href="{}" data-{}-for="{}">{}</a>',
-            ((link.css_class, link.url, link.key, record.pk, link.label) for link in links_for(record)),
-        )
+        viewer = getattr(getattr(self, "request", None), "user", None)
+        parts = []
+        for link in links_for(record):
+            refused = permissions.blocker(viewer, link.needs) if viewer is not None else None
+            if refused:  # the viewer lacks the set the linked page needs: say so on hover
+                parts.append(
+                    format_html(
+                        '<span class="badge disabled" aria-disabled="true" title="{}" data-{}-for="{}">{}</span>',
+                        refused,
+                        link.key,
+                        record.pk,
+                        link.label,
+                    )
+                )
+            else:
+                parts.append(
+                    format_html(
+                        '<a class="badge {}" href="{}" data-{}-for="{}">{}</a>',
+                        link.css_class,
+                        link.url,
+                        link.key,
+                        record.pk,
+                        link.label,
+                    )
+                )
+        return format_html_join(" ", "{}", ((part,) for part in parts))
 
 
 # The merchant's exports of the service-order query: (header, field), one row per service order.

@@ -2,7 +2,19 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.utils.translation import gettext_lazy as _
 
-from .models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, PlatformEvent, Shop, TrackingEvent, User
+from .models import (
+    Buyer,
+    Courier,
+    Order,
+    OrderLine,
+    Outlet,
+    Parcel,
+    PlatformEvent,
+    Shop,
+    StaffChange,
+    TrackingEvent,
+    User,
+)
 
 
 class ReadOnlyAdminMixin:
@@ -20,12 +32,17 @@ class ReadOnlyAdminMixin:
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "kind", "shop", "shop_role", "outlet", "is_active", "last_login")
-    list_filter = ("kind", "shop_role", "is_active", "is_staff")
+    list_display = ("username", "kind", "shop", "shop_role", "outlet", "outlet_role", "is_active", "last_login")
+    list_filter = ("kind", "shop_role", "outlet_role", "groups", "is_active", "is_staff")
     list_select_related = ("shop", "outlet")
     search_fields = ("username", "first_name", "last_name", "email")
-    fieldsets = BaseUserAdmin.fieldsets + ((_("Role"), {"fields": ("kind", "shop", "shop_role", "outlet")}),)
-    add_fieldsets = BaseUserAdmin.add_fieldsets + ((_("Role"), {"fields": ("kind", "shop", "shop_role", "outlet")}),)
+    # The permission sets are the groups of the "Permissions" section (shop.permissions).
+    fieldsets = BaseUserAdmin.fieldsets + (
+        (_("Role"), {"fields": ("kind", "shop", "shop_role", "outlet", "outlet_role")}),
+    )
+    add_fieldsets = BaseUserAdmin.add_fieldsets + (
+        (_("Role"), {"fields": ("kind", "shop", "shop_role", "outlet", "outlet_role")}),
+    )
 
 
 @admin.register(Shop)
@@ -121,3 +138,11 @@ class PlatformEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StaffChange)
+class StaffChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("at", "shop", "outlet", "member", "kind", "detail", "user")
+    list_filter = ("kind",)
+    list_select_related = ("shop", "outlet", "member", "user")
+    search_fields = ("member__username", "user__username")

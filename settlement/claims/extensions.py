@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from interception.extensions import ServiceOrderLink, register_service_order_link
+from shop.permissions import PermissionSet
 
 from .rules import CLAIMABLE_STATUSES
 
@@ -21,6 +22,7 @@ def claim_link(service_order) -> ServiceOrderLink | None:
         label=_("not back yet: may complain"),
         url=reverse("settlement:claim-new", kwargs={"service_order_pk": service_order.pk}),
         css_class="badge-complain",
+        needs=PermissionSet.SETTLEMENT,
     )
 
 

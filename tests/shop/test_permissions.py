@@ -155,6 +155,26 @@ def test_finance_sees_every_after_sale_action_disabled_with_the_reason_and_a_for
     assert snapshot() == before
 
 
+def test_finance_sees_the_workbench_bulk_actions_and_exports_disabled_and_the_claim_link_too(client, shop, yto_outlet):
+    from tests.interception.factories import make_service_order
+
+    make_refund_only_in_transit(shop, yto_outlet)
+    service_order = make_service_order(shop, yto_outlet, status="succeeded")
+    agent_client = _logged_in(client, _agent(shop))
+    claim_link = agent_client.get(reverse("interception:service-orders")).content.decode()
+    client.force_login(_finance(shop))
+
+    workbench = client.get(reverse("aftersales:workbench")).content.decode()
+
+    reason = 'disabled title="Needs the after-sales handling permission"'
+    assert workbench.count(reason) == 3  # apply to ticked rows, intercept ticked, intercept all filtered
+    assert 'disabled id="export-csv" title="Needs the after-sales handling permission"' in workbench
+    assert (
+        f'<span class="badge disabled" aria-disabled="true" title="Needs the settlement permission" '
+        f'data-claim-for="{service_order.pk}">'
+    ) in claim_link
+
+
 def test_the_services_refuse_a_member_without_the_set_and_change_nothing(shop, yto_outlet):
     finance = _finance(shop)
     after_sale = make_refund_only_in_transit(shop, yto_outlet)
