@@ -50,21 +50,7 @@ class TeamPageMixin:
         actor = self.request.user
         team_sets = services.team_sets(actor)
         members = list(services.team_of(actor).prefetch_related("groups").order_by("-is_active", "username"))
-        rows = [
-            {
-                "member": member,
-                "sets": member_sets(member, team_sets),
-                "labels": [permissions.LABELS[one] for one in member_sets(member, team_sets)],
-                "leader": member.shop_role == User.ShopRole.OWNER or member.outlet_role == User.OutletRole.MANAGER,
-                "form": SetsForm(team_sets=team_sets, initial={"sets": member_sets(member, team_sets)}),
-                "me": member.pk == actor.pk,
-                # What the services allow (they check again): not oneself; an owner only by an owner.
-                "actionable": member.pk != actor.pk
-                and member.outlet_role != User.OutletRole.MANAGER
-                and (member.shop_role != User.ShopRole.OWNER or actor.shop_role == User.ShopRole.OWNER),
-            }
-            for member in members
-        ]
+        rows = [self._row(actor, member, team_sets) for member in members]
         context = {
             "rows": rows,
             "add_form": add_form or AddMemberForm(team_sets=team_sets),
@@ -75,6 +61,25 @@ class TeamPageMixin:
             "in_outlet": actor.is_outlet_staff,
         }
         return render(self.request, TEMPLATE, context, status=status)
+
+    @staticmethod
+    def _row(actor: User, member: User, team_sets) -> dict:
+        sets = member_sets(member, team_sets)
+        leader = member.shop_role == User.ShopRole.OWNER or member.outlet_role == User.OutletRole.MANAGER
+        return {
+            "member": member,
+            "sets": sets,
+            "labels": [permissions.LABELS[one] for one in sets],
+            "leader": leader,
+            # Ids of its own per row: the page holds a sets form per member and the add form.
+            "form": SetsForm(team_sets=team_sets, initial={"sets": sets}, auto_id=f"id_member{member.pk}_%s"),
+            "me": member.pk == actor.pk,
+            # What the services allow (they check again): not oneself, not an outlet's manager, and an
+            # owner only by an owner.
+            "actionable": member.pk != actor.pk
+            and member.outlet_role != User.OutletRole.MANAGER
+            and (member.shop_role != User.ShopRole.OWNER or actor.shop_role == User.ShopRole.OWNER),
+        }
 
 
 class TeamView(TeamPageMixin, View):
