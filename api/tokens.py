@@ -6,7 +6,6 @@ import secrets
 import uuid
 from datetime import timedelta
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,7 +64,7 @@ def create_api_token(*, shop: Shop, name: str, scopes, created_by: User | None =
     user.set_unusable_password()
     user.save()
     # The service user acts with the sets its scopes stand for (shop.permissions.TOKEN_SETS).
-    user.groups.set(Group.objects.filter(name__in=permissions.TOKEN_SETS[scopes]))
+    user.groups.set(permissions.groups_for(permissions.TOKEN_SETS[scopes]))
     token = ApiToken.objects.create(
         shop=shop,
         name=name,

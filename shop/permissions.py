@@ -134,3 +134,32 @@ def require(user, needed: str) -> None:
     in_area = user.is_outlet_staff if needed in (*OUTLET_SETS, OUTLET_MANAGER) else user.is_merchant
     if in_area and not has(user, needed):
         raise PermissionRefused(needed)
+
+
+def groups_for(sets) -> list:
+    """The groups of these sets, each holding its permission; made when missing.
+
+    Migration shop.0005 makes them, but a database flushed (a transactional test) or restored without
+    them must not silently give a new member nothing: whoever assigns sets goes through here.
+    """
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import translation
+
+    from .models import User
+
+    wanted = list(dict.fromkeys(sets))
+    groups = {group.name: group for group in Group.objects.filter(name__in=wanted)}
+    for codename in wanted:
+        if codename in groups:
+            continue
+        if codename not in LABELS:
+            raise ValueError(f"unknown permission set {codename!r}")
+        with translation.override("en"):
+            name = str(LABELS[codename])
+        permission, _created = Permission.objects.get_or_create(
+            content_type=ContentType.objects.get_for_model(User), codename=codename, defaults={"name": name}
+        )
+        groups[codename], _created = Group.objects.get_or_create(name=codename)
+        groups[codename].permissions.add(permission)
+    return [groups[codename] for codename in wanted]

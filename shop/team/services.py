@@ -16,7 +16,6 @@ import re
 import secrets
 from datetime import datetime
 
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -112,7 +111,7 @@ def add_member(*, actor: User, username: str, display_name: str, sets, at: datet
     else:
         tenancy = {"kind": User.Kind.OUTLET, "outlet": actor.outlet, "outlet_role": User.OutletRole.CLERK}
     member = User.objects.create_user(username=username, password=password, first_name=display_name, **tenancy)
-    member.groups.set(Group.objects.filter(name__in=sets))
+    member.groups.set(permissions.groups_for(sets))
     _record(actor, member, StaffChange.Kind.ADDED, at or timezone.now(), _labels(sets))
     return member, password
 
@@ -125,7 +124,7 @@ def change_member_sets(*, actor: User, member_id: int, sets, at: datetime | None
         raise DomainError(_("An owner or an outlet manager always has every permission set."), code="leader_sets")
     _ensure_may_act_on(actor, member)
     sets = _clean_sets(actor, sets)
-    member.groups.set(Group.objects.filter(name__in=sets))
+    member.groups.set(permissions.groups_for(sets))
     permissions.forget(member)
     _record(actor, member, StaffChange.Kind.SETS_CHANGED, at or timezone.now(), _labels(sets))
     return member

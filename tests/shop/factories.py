@@ -11,6 +11,7 @@ from django.conf import settings
 
 from shop.localtime import SHANGHAI
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
+from shop.permissions import groups_for
 from shop.signing import sign
 
 _seq = itertools.count(1)
@@ -57,19 +58,15 @@ def make_outlet_user(outlet: Outlet, username: str = "", role: str = "manager") 
 
 def make_member(shop: Shop, *sets: str, username: str = "") -> User:
     """A staff member (not the owner) of the shop with exactly these permission sets."""
-    from django.contrib.auth.models import Group
-
     user = make_merchant(shop, username=username or f"member-{next(_seq)}", role="agent")
-    user.groups.set(Group.objects.filter(name__in=sets))
+    user.groups.set(groups_for(sets))
     return user
 
 
 def make_outlet_clerk(outlet: Outlet, *sets: str, username: str = "") -> User:
     """A clerk (not the manager) of the outlet with exactly these permission sets."""
-    from django.contrib.auth.models import Group
-
     user = make_outlet_user(outlet, username=username or f"clerk-{next(_seq)}", role="clerk")
-    user.groups.set(Group.objects.filter(name__in=sets))
+    user.groups.set(groups_for(sets))
     return user
 
 

@@ -14,7 +14,6 @@ from decimal import Decimal
 from importlib import import_module
 
 from django.apps import apps
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
@@ -22,6 +21,7 @@ from django.utils.module_loading import module_has_submodule
 
 from shop import demo
 from shop.models import Buyer, Courier, Order, OrderLine, Outlet, Parcel, Shop, TrackingEvent, User
+from shop.permissions import groups_for
 
 
 def anchor_argument(value: str) -> datetime:
@@ -122,7 +122,7 @@ class Command(BaseCommand):
                 user.set_password(demo.DEMO_PASSWORD)
                 user.save(update_fields=["password"])
             # Each demo member has exactly the sets of the README's table, again on every seed.
-            user.groups.set(Group.objects.filter(name__in=sets))
+            user.groups.set(groups_for(sets))
 
     def seed_orders(self, shop, prefix, count, products, outlets, rng, now) -> int:
         if Order.objects.filter(shop=shop).exists():
