@@ -93,6 +93,32 @@ def csv_pieces(header: Iterable, rows: Iterable[Iterable]) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+def copy_csv_pieces(header: Iterable, select_sql: str, params: Sequence = (), *, using: str = "default") -> Iterator:
+    """The CSV of `csv_pieces`, its rows written by PostgreSQL: `COPY (select_sql) TO STDOUT`, streamed.
+
+    `select_sql` returns each row's cells as text, already neutralised (`shop.exports.SQL_SAFE_CELL`),
+    "" as NULL. The header is written here as `csv_pieces` writes it (BOM, `safe_row`); PostgreSQL's
+    CSV quotes as Python's csv module does (a delimiter, quote, CR or LF in the value) and ends a row
+    with LF, turned into the CRLF of Python's writer here: the server sends one message per row, so
+    the row's own last byte is its end (a line break inside a quoted cell is left as it is). Pieces of
+    ROWS_PER_PIECE rows, as there.
+    """
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(safe_row(str(label) for label in header))
+    yield "\ufeff" + buffer.getvalue()
+    connection = connections[using]
+    with _planned_for_every_row(connection), connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+            piece = []
+            for row in copy:
+                piece.append(bytes(row[:-1]))
+                if len(piece) == ROWS_PER_PIECE:
+                    yield b"\r\n".join(piece) + b"\r\n"
+                    piece = []
+            if piece:
+                yield b"\r\n".join(piece) + b"\r\n"
+
+
 def csv_response(*, filename: str, header: Iterable, rows: Iterable[Iterable]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(csv_pieces(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
