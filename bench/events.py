@@ -5,8 +5,8 @@ and once with 8 sync workers (BENCH_EVENTS_WORKERS="4,8"; BENCH_EVENTS_WORKER_CL
 BENCH_EVENTS_THREADS change the kind) with the production settings minus the HTTPS redirect (DEBUG
 off, persistent database connections), against this process's DATABASE_URL and fresh random secrets.
 Waits until it answers, then posts the signed events of a fresh shop of its own from 8 client
-threads (BENCH_EVENTS_CLIENTS), each with one keep-alive http.client connection (the sync worker closes it after each answer; the
-client reconnects).
+threads (BENCH_EVENTS_CLIENTS), each with one keep-alive http.client connection (the sync worker
+closes it after each answer; the client reconnects).
 
 The events are those of simulate.py's buyers, per order in order (each client thread owns some orders,
 so the orders interleave): order.paid, parcel.shipped, parcel.status along a logistics path (signed,

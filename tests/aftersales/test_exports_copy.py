@@ -30,7 +30,7 @@ HOSTILE = [
     'say "hi"',
     "两行\n备注\r\n三行",
     "emoji 😀👍🏽 and 中文",
-    "=HYPERLINK(\"http://x\")",
+    '=HYPERLINK("http://x")',
     "+86 138",
     "-1+1",
     "-3.00",
@@ -88,7 +88,7 @@ def test_the_copy_file_equals_the_python_file_byte_for_byte(shop, hostile, langu
     assert len(parsed) == len(HOSTILE) + 1
     remarks = {row[11] for row in parsed[1:]}
     # Neutralised, as safe_cell does: a formula gets a quote; a plain number and other text do not.
-    assert {"'=HYPERLINK(\"http://x\")", "'+86 138", "'-1+1", "'@SUM(A1)", "'\tTab first", "'\rCR first"} <= remarks
+    assert {'\'=HYPERLINK("http://x")', "'+86 138", "'-1+1", "'@SUM(A1)", "'\tTab first", "'\rCR first"} <= remarks
     assert {"-3.00", "－１２", "'already quoted", "两行\n备注\r\n三行", "emoji 😀👍🏽 and 中文", ""} <= remarks
 
 
