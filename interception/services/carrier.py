@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import schedule
 
+from aftersales.notifications import delivery_in_one_task
 from shop.models import Parcel
 
 from .. import gateway, locks
@@ -79,7 +80,8 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
     # The carrier calls run in a pool (they mostly wait on the network) while this thread applies each
     # answer as it arrives: the database work stays here, in the task's own thread and connection.
     workers = max(1, min(settings.CARRIER_CONCURRENCY, len(to_launch)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool:
+    # The refunds' buyer notifications of the whole chunk go out in one task once it is done.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool, delivery_in_one_task():
         calls = {pool.submit(_launch, parcel_facts(so.parcel, so.pk), language, paused): so for so in to_launch}
         for call in as_completed(calls):
             service_order = calls[call]

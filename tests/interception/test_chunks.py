@@ -272,3 +272,41 @@ def test_two_after_sales_of_one_parcel_in_one_launch_intercept_it_once(shop, mer
     assert [(after_sale.pk, reason) for after_sale, reason in skipped] == [
         (second.pk, "an interception of this parcel is already under way or done")
     ]
+
+
+def test_a_chunks_refund_notifications_are_delivered_by_one_task_once_it_is_done(
+    refund_only_in_transit, shop, merchant, queued, launches, django_capture_on_commit_callbacks, monkeypatch
+):
+    from aftersales import notifications
+    from aftersales.models import BuyerNotification
+
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append((func, args)))
+    created = launched(
+        shop, merchant, [refund_only_in_transit(f"O-{i}") for i in range(3)], django_capture_on_commit_callbacks
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.run_service_orders([service_order.pk for service_order in created]) == {"succeeded": 3}
+
+    refunded = sorted(BuyerNotification.objects.filter(kind="refunded").values_list("pk", flat=True))
+    assert len(refunded) == 3
+    assert [(func, sorted(args[0])) for func, args in delivery_tasks] == [
+        ("aftersales.notifications.deliver_many", refunded)
+    ]
+
+
+def test_notifications_written_outside_a_chunk_still_get_a_task_each(shop, monkeypatch, django_capture_on_commit_callbacks):
+    from aftersales import notifications
+
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append(func))
+    order = make_order(shop, order_no="O-CARD")
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notify_card(order=order, line=order.lines.first(), user=merchant_user(shop))
+    assert delivery_tasks == ["aftersales.notifications.deliver"]
+
+
+def merchant_user(shop):
+    from tests.shop.factories import make_merchant
+
+    return make_merchant(shop, "card-sender")
