@@ -295,7 +295,9 @@ def test_a_chunks_refund_notifications_are_delivered_by_one_task_once_it_is_done
     ]
 
 
-def test_notifications_written_outside_a_chunk_still_get_a_task_each(shop, monkeypatch, django_capture_on_commit_callbacks):
+def test_notifications_written_outside_a_chunk_still_get_a_task_each(
+    shop, monkeypatch, django_capture_on_commit_callbacks
+):
     from aftersales import notifications
 
     delivery_tasks = []
