@@ -268,6 +268,9 @@ CARRIER_HTTP_RETRIES = 3
 # more), so one worker gets through a bulk interception about this many times faster than in series;
 # no database work in those threads. Keep it within what the carrier allows per client.
 CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
+# Threads of a worker task applying the carrier's answers, each with a database connection of its own
+# (so each worker process holds up to this many more connections while a chunk runs). 1: one at a time.
+CARRIER_RESULT_APPLIERS = int(os.environ.get("CARRIER_RESULT_APPLIERS", "4"))
 
 # Claims (settlement.claims.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).

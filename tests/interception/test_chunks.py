@@ -1,5 +1,6 @@
 """Bulk launches: a fixed number of queries to confirm, one carrier task per chunk, at least once."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from interception import services, tasks
 from interception.gateway import CarrierError
 from interception.gateway.simulated import SimulatedGateway
 from interception.models import FeeCharge, ServiceOrder, ServiceOrderLog
+from interception.services import carrier as carrier_services
 from shop.models import Order
 from tests.shop.factories import at, make_order, make_parcel
 
@@ -312,3 +314,30 @@ def merchant_user(shop):
     from tests.shop.factories import make_merchant
 
     return make_merchant(shop, "card-sender")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_results_are_applied_by_several_threads_each_once(
+    refund_only_in_transit, shop, merchant, queued, launches, settings, monkeypatch
+):
+    from aftersales import notifications
+
+    settings.CARRIER_RESULT_APPLIERS = 3
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append((func, args)))
+    threads = []
+    real_record = carrier_services._record
+    monkeypatch.setattr(
+        carrier_services, "_record", lambda *a: threads.append(threading.current_thread().name) or real_record(*a)
+    )
+    created, _skipped = services.launch_interceptions(
+        shop=shop, user=merchant, after_sale_ids=[refund_only_in_transit(f"O-{i}").pk for i in range(6)], via="bulk"
+    )
+    delivery_tasks.clear()  # the applications' own notifications, each with its task (no transaction here)
+
+    assert tasks.run_service_orders([service_order.pk for service_order in created]) == {"succeeded": 6}
+
+    assert_each_charged_and_refunded_once(created)
+    assert {name.rsplit("-", 1)[0] for name in threads} == {"apply"}  # none in the task's own thread
+    assert [func for func, _args in delivery_tasks] == ["aftersales.notifications.deliver_many"]
+    assert len(delivery_tasks[0][1][0]) == 6
