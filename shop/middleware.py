@@ -33,10 +33,10 @@ class MachineEndpointMiddleware:
     django-axes' login throttle have nothing to do there, yet cost each event their share of a
     request. Placed after the security and CSP middlewares, whose headers every answer still gets.
 
-    A request under /api/ whose view is marked with @machine_endpoint is answered here: the body limit
-    of RequestLimitMiddleware (Content-Length above the view's limit: refused unread), the language
-    the locale middleware would pick (the contract's messages are translated), then the view. Every
-    other request goes down the chain as before.
+    A request under /api/ whose view is marked with @machine_endpoint is answered here: the host
+    checked against ALLOWED_HOSTS, the body limit of RequestLimitMiddleware (Content-Length above the
+    view's limit: refused unread), the language the locale middleware would pick (the contract's
+    messages are translated), then the view. Every other request goes down the chain as before.
     """
 
     def __init__(self, get_response):
@@ -51,6 +51,7 @@ class MachineEndpointMiddleware:
             return self.get_response(request)
         if not getattr(match.func, "machine_endpoint", False):
             return self.get_response(request)
+        request.get_host()  # ALLOWED_HOSTS still holds (CommonMiddleware would check it): else a 400
         max_bytes, _upload = request_limits.limits_of(match.func)
         length = request_limits.content_length(request)
         if length is not None and length > max_bytes:

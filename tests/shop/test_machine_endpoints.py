@@ -79,3 +79,11 @@ def test_the_middleware_sits_before_the_session_and_after_security(settings):
     assert names.index("django.middleware.security.SecurityMiddleware") < here
     assert here < names.index("django.contrib.sessions.middleware.SessionMiddleware")
     assert here < names.index("axes.middleware.AxesMiddleware")
+
+
+def test_a_host_outside_allowed_hosts_is_refused_before_the_view(events, shop):
+    response = events.client.post(
+        "/api/platform/events", data=b"{}", content_type="application/json", headers={"Host": "evil.example"}
+    )
+    assert response.status_code == 400
+    assert PlatformEvent.objects.count() == 0
