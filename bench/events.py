@@ -371,7 +371,8 @@ class Server:
             if self.process.poll() is not None:
                 raise ServerDidNotStart(f"gunicorn exited with {self.process.returncode}; see {self.log.name}")
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                # A busy machine answers the first request late: a short timeout gives up on a server that is up.
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
                 connection.request("POST", PATH, body=b"{}", headers={"Content-Type": "application/json"})
                 status = connection.getresponse().status
                 connection.close()
