@@ -83,10 +83,11 @@ def lock_after_sales(
 
 
 def lock_after_sale_by_no(after_sale_no: str) -> AfterSale:
-    found = AfterSale.objects.filter(after_sale_no=after_sale_no).values_list("pk", flat=True).first()
+    # Its order and line come with the look-up: lock_after_sale need not read them again.
+    found = AfterSale.objects.filter(after_sale_no=after_sale_no).values("pk", "order_id", "line_id").first()
     if found is None:
         raise NotFound(_("After-sale %(no)s does not exist.") % {"no": after_sale_no})
-    return lock_after_sale(found)
+    return lock_after_sale(found["pk"], order_id=found["order_id"], line_id=found["line_id"])
 
 
 def lock_line(*, shop: Shop, order_no: str, line_no: str) -> OrderLine:

@@ -1,6 +1,7 @@
 """Outbound buyer notifications: recorded in the after-sale's transaction, delivered after commit.
 
-Delivery is a django-q2 task per notification, or one per chunk of the timeout sweep (signed POST to
+Delivery is a django-q2 task per notification, or one per chunk of the timeout sweep or of a bulk
+interception's results (`delivery_in_one_task`) (signed POST to
 BUYER_NOTIFICATIONS_URL, like the inbound events), plus a sweep that retries the ones not yet
 acknowledged, with backoff.
 
@@ -45,6 +46,8 @@ MESSAGES = {
 
 
 _deliver_by_sweep: ContextVar[bool] = ContextVar("deliver_by_sweep", default=False)
+# Set inside delivery_in_one_task(): the ids of the notifications committed so far in the block.
+_one_task: ContextVar[list[int] | None] = ContextVar("delivery_in_one_task", default=None)
 
 
 @contextmanager
@@ -57,8 +60,35 @@ def delivery_by_sweep() -> Iterator[None]:
         _deliver_by_sweep.reset(token)
 
 
+@contextmanager
+def delivery_in_one_task() -> Iterator[None]:
+    """Notifications written in this block are delivered by one task (deliver_many) queued as it ends,
+    not by a task each: for a worker that applies many results in a row (a bulk interception's chunk
+    refunds up to LAUNCH_CHUNK_SIZE buyers), whose notifications would otherwise queue a thousand
+    tasks behind the carrier's. Only those whose transaction committed are in it; when the block
+    ends inside a transaction, the task is queued once that one commits. A notification whose task is
+    lost (the worker killed) is delivered by the retry sweep, as any other.
+    """
+    ids: list[int] = []
+    token = _one_task.set(ids)
+    try:
+        yield
+    finally:
+        _one_task.reset(token)
+
+        def queue() -> None:
+            if ids:
+                async_task("aftersales.notifications.deliver_many", list(ids))
+
+        transaction.on_commit(queue)  # at once outside a transaction; after the others' appends inside one
+
+
 def _enqueue(notification: BuyerNotification) -> None:
     if _deliver_by_sweep.get():
+        return
+    batch = _one_task.get()
+    if batch is not None:
+        transaction.on_commit(lambda: batch.append(notification.pk))
         return
     transaction.on_commit(lambda: async_task("aftersales.notifications.deliver", notification.pk))
 

@@ -36,7 +36,6 @@ def after_sale_detail_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
     """The shop's after-sales with everything the detail page shows, in a fixed number of queries."""
     return after_sales_for_shop(shop=shop).prefetch_related(
         Prefetch("logs", queryset=AfterSaleLog.objects.select_related("user").order_by("-at", "-id")),
-        Prefetch("line__refunds", queryset=RefundEntry.objects.select_related("user").order_by("created_at", "id")),
         Prefetch(
             "order__parcels",
             queryset=Parcel.objects.select_related("courier", "outlet")
@@ -50,7 +49,9 @@ def after_sale_detail_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
 
 def order_refunds(*, shop: Shop, order_id: int) -> QuerySet[RefundEntry]:
     return (
-        RefundEntry.objects.filter(shop=shop, order_id=order_id).select_related("line", "user").order_by("created_at")
+        RefundEntry.objects.filter(shop=shop, order_id=order_id)
+        .select_related("line", "user")
+        .order_by("created_at", "id")
     )
 
 

@@ -1,12 +1,12 @@
 """Inbound platform events through a real server on loopback: events per second and latency.
 
-Starts gunicorn on a free port of 127.0.0.1 as a subprocess in its own process group (4 sync workers
-by default; BENCH_EVENTS_WORKERS, BENCH_EVENTS_WORKER_CLASS=gthread and BENCH_EVENTS_THREADS change
-it) with the production settings minus the HTTPS redirect (DEBUG off, persistent database
-connections), against this process's DATABASE_URL and fresh random secrets. Waits until it answers,
-then posts the signed events of a fresh shop of its own from 8 client threads (BENCH_EVENTS_CLIENTS),
-each with one keep-alive http.client connection (the sync worker closes it after each answer; the
-client reconnects).
+Starts gunicorn on a free port of 127.0.0.1 as a subprocess in its own process group, once with 4
+and once with 8 sync workers (BENCH_EVENTS_WORKERS="4,8"; BENCH_EVENTS_WORKER_CLASS=gthread and
+BENCH_EVENTS_THREADS change the kind) with the production settings minus the HTTPS redirect (DEBUG
+off, persistent database connections), against this process's DATABASE_URL and fresh random secrets.
+Waits until it answers, then posts the signed events of a fresh shop of its own from 8 client
+threads (BENCH_EVENTS_CLIENTS), each with one keep-alive http.client connection (the sync worker
+closes it after each answer; the client reconnects).
 
 The events are those of simulate.py's buyers, per order in order (each client thread owns some orders,
 so the orders interleave): order.paid, parcel.shipped, parcel.status along a logistics path (signed,
@@ -37,24 +37,45 @@ from shop.localtime import SHANGHAI
 
 PATH = "/api/platform/events"
 CLIENTS = int(os.environ.get("BENCH_EVENTS_CLIENTS", "8"))
-WORKERS = int(os.environ.get("BENCH_EVENTS_WORKERS", "4"))
+# One gunicorn run per count (the first is the headline figure; the others get a suffix "_8w").
+WORKER_COUNTS = [int(n) for n in os.environ.get("BENCH_EVENTS_WORKERS", "4,8").split(",")]
+WORKERS = WORKER_COUNTS[0]
 WORKER_CLASS = os.environ.get("BENCH_EVENTS_WORKER_CLASS", "sync")
 THREADS = int(os.environ.get("BENCH_EVENTS_THREADS", "4"))  # per gthread worker
+# gunicorn's arbiter and its workers import the whole project first: 8 workers on a busy 2-core machine
+# took more than a minute to answer.
+STARTUP_TIMEOUT_S = float(os.environ.get("BENCH_EVENTS_STARTUP_S", "240"))
 # Production settings refuse the development secrets: the server and its clients share a fresh one.
 EVENTS_SECRET = secrets.token_urlsafe(32)
 PRODUCTS = [("保温杯", "home", "89.00"), ("蓝牙耳机", "digital", "399.00"), ("积木", "toys", "129.00")]
 
 
 def run(ctx: Context) -> dict:
+    orders = 60 if ctx.quick else 600
+    queries = queries_per_type(ctx)
+    figures: dict = {}
+    for workers in WORKER_COUNTS:
+        suffix = "" if workers == WORKER_COUNTS[0] else f"_{workers}w"
+        try:
+            measured = run_server(ctx, orders=orders, workers=workers, queries=queries)
+        except ServerDidNotStart as exc:  # the other counts' figures still count; the report says why
+            ctx.notes.append(f"events: {workers} workers not measured: {exc}")
+            ctx.log(f"events: {workers} workers not measured: {exc}")
+            continue
+        figures |= {f"{key}{suffix}": value for key, value in measured.items()}
+    return figures
+
+
+def run_server(ctx: Context, *, orders: int, workers: int, queries: dict[str, int]) -> dict:
+    """One gunicorn run of `workers` workers: a fresh shop's events from CLIENTS threads."""
     from shop.models import PlatformEvent
 
-    orders = 60 if ctx.quick else 600
     rng = random.Random(20261122)
     shop_code = make_shop()
     streams = [order_events(rng, shop_code, n) for n in range(orders)]
     total = sum(len(stream) for stream in streams)
     ctx.log(f"events: {orders} orders of shop {shop_code}, {total} events, {CLIENTS} client threads")
-    with Server() as server:
+    with Server(workers=workers) as server:
         ctx.log(f"events: gunicorn on {server.port} ({server.describe()}) answers after {server.startup_s:.1f} s")
         results, elapsed = post_all(server.port, streams)
     latencies = [latency for _type, _status, _body, latency in results]
@@ -67,10 +88,12 @@ def run(ctx: Context) -> dict:
     for type, _status, _body, latency in results:
         by_type.setdefault(type, []).append(latency)
     ctx.tables[f"Platform events through gunicorn ({server.describe()}, {CLIENTS} clients), per event type"] = [
-        (f"{type} ×{len(values)}", percentile(values, 50) * 1000, percentile(values, 95) * 1000, "")
+        (f"{type} ×{len(values)}", percentile(values, 50) * 1000, percentile(values, 95) * 1000, queries.get(type, ""))
         for type, values in sorted(by_type.items())
     ]
-    ctx.log(f"events: {len(results)} in {elapsed:.1f} s: {dict(sorted(outcomes.items()))}")
+    ctx.log(
+        f"events: {len(results)} in {elapsed:.1f} s ({len(results) / elapsed:.0f}/s): {dict(sorted(outcomes.items()))}"
+    )
     server_errors = sum(n for status, n in statuses.items() if status >= 500 or status == 0)
     ok = sum(n for status, n in statuses.items() if 200 <= status < 300)
     conflicts = statuses.get(409, 0)
@@ -95,6 +118,36 @@ def run(ctx: Context) -> dict:
         "events_other": other,
         "events_server_errors": server_errors,
     }
+
+
+def queries_per_type(ctx: Context) -> dict[str, int]:
+    """Queries of one event, by type (the most any event of the type ran), counted in this process:
+    the same streams of a few orders through the Django test client, which runs the same middleware
+    and view as gunicorn (the server cannot count its own queries without a debug cursor)."""
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from shop.signing import sign
+
+    rng = random.Random(20261123)
+    shop_code = make_shop()
+    client = Client()
+    most: dict[str, int] = {}
+    for n in range(20):
+        for item in order_events(rng, shop_code, n):
+            body = json.dumps(item, ensure_ascii=False).encode()
+            timestamp = str(int(time.time()))
+            headers = {
+                "X-Platform-Timestamp": timestamp,
+                "X-Platform-Signature": sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET),
+            }
+            with CaptureQueriesContext(connection) as captured:
+                client.post(PATH, data=body, content_type="application/json", headers=headers)
+            most[item["type"]] = max(most.get(item["type"], 0), len(captured.captured_queries))
+    ctx.log(f"events: queries per event, most of each type: {dict(sorted(most.items()))}")
+    return most
 
 
 def make_shop() -> str:
@@ -265,8 +318,15 @@ def post(connection: http.client.HTTPConnection, item: dict, secret: str) -> tup
 
 
 # --- the server ----------------------------------------------------------------------------------
+class ServerDidNotStart(RuntimeError):
+    pass
+
+
 class Server:
     """gunicorn serving config.wsgi on a free loopback port, in its own process group."""
+
+    def __init__(self, workers: int = WORKERS):
+        self.workers = workers
 
     def __enter__(self) -> "Server":
         with socket.socket() as probe:
@@ -285,7 +345,7 @@ class Server:
         if not env["DATABASE_URL"]:
             raise RuntimeError("DATABASE_URL must name the scratch database the server is to use")
         command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", str(WORKERS), "--worker-class", WORKER_CLASS, "--log-level", "warning"]
+        command += ["--workers", str(self.workers), "--worker-class", WORKER_CLASS, "--log-level", "warning"]
         if WORKER_CLASS == "gthread":
             command += ["--threads", str(THREADS)]
         self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_events_gunicorn.log"), "wb")
@@ -294,7 +354,7 @@ class Server:
             command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         try:
-            self.wait_until_it_answers(timeout=60)
+            self.wait_until_it_answers(timeout=STARTUP_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
@@ -303,15 +363,16 @@ class Server:
 
     def describe(self) -> str:
         threads = f" × {THREADS} threads" if WORKER_CLASS == "gthread" else ""
-        return f"{WORKERS} {WORKER_CLASS} workers{threads}"
+        return f"{self.workers} {WORKER_CLASS} workers{threads}"
 
     def wait_until_it_answers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log.name}")
+                raise ServerDidNotStart(f"gunicorn exited with {self.process.returncode}; see {self.log.name}")
             try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                # A busy machine answers the first request late: a short timeout gives up on a server that is up.
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
                 connection.request("POST", PATH, body=b"{}", headers={"Content-Type": "application/json"})
                 status = connection.getresponse().status
                 connection.close()
@@ -320,7 +381,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {timeout:.0f} s; see {self.log.name}")
+        raise ServerDidNotStart(f"gunicorn did not answer within {timeout:.0f} s; see {self.log.name}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -46,6 +46,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from shop.errors import DomainError, NotFound
+from shop.middleware import machine_endpoint
 from shop.platform_events.payload import BadEvent, Reader, load_json
 from shop.request_limits import API_BODY_MAX_BYTES, limit_body
 from shop.signing import verify
@@ -160,6 +161,7 @@ def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: fl
     return Answer(200, {"result": "applied" if applied else "ignored"})
 
 
+@machine_endpoint
 @csrf_exempt  # authenticated by the HMAC signature, not by a session
 @require_POST
 @limit_body(API_BODY_MAX_BYTES)

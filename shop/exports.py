@@ -20,7 +20,15 @@ from decimal import Decimal
 
 FORMULA_STARTERS = frozenset("=+-@\t\r")
 QUOTE = "'"
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?\Z")
+# ASCII digits only, as in SQL_SAFE_CELL: a text of other digits (full-width "－１") is text.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?\Z")
+# The same rule as `safe_cell` in PostgreSQL, for the exports the database writes itself (COPY …
+# TO STDOUT): `%(cell)s` is a column of text. A quote in front of a text starting with a formula
+# character, unless it is a plain decimal number.
+SQL_SAFE_CELL = (
+    "CASE WHEN left(%(cell)s, 1) IN ('=', '+', '-', '@', E'\\t', E'\\r')"
+    " AND %(cell)s !~ '^[+-]?[0-9]+(\\.[0-9]+)?$' THEN '''' || %(cell)s ELSE %(cell)s END"
+)
 _AS_THEY_ARE = (int, float, Decimal, date)  # bool is an int, datetime a date
 
 

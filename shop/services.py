@@ -37,11 +37,8 @@ def record_paid_order(
     shop = Shop.objects.filter(code=shop_code).first()
     if shop is None:
         raise NotFound(_("Shop %(code)s does not exist.") % {"code": shop_code})
-    if Order.objects.filter(order_no=order_no).exists():
-        raise DomainError(_("Order %(no)s already exists.") % {"no": order_no}, code="already_exists")
-    known = {"nickname": buyer.nickname} | ({} if buyer.trusted is None else {"trusted": buyer.trusted})
-    buyer_row, _created = Buyer.objects.update_or_create(external_id=buyer.external_id, defaults=known)
-    try:
+    buyer_row = upsert_buyer(buyer)
+    try:  # an existing order number fails the insert (unique): no look-up before it
         with transaction.atomic():
             order = Order.objects.create(
                 shop=shop,
@@ -51,7 +48,7 @@ def record_paid_order(
                 paid_amount=sum((line.paid_amount for line in lines), Decimal("0.00")),
                 paid_at=paid_at,
             )
-    except IntegrityError as exc:  # a concurrent delivery created it between our check and insert
+    except IntegrityError as exc:  # it exists, or a concurrent delivery created it; the buyer's update rolls back too
         raise DomainError(_("Order %(no)s already exists.") % {"no": order_no}, code="already_exists") from exc
     OrderLine.objects.bulk_create(
         OrderLine(
@@ -69,6 +66,17 @@ def record_paid_order(
     return order
 
 
+def upsert_buyer(buyer: BuyerInput) -> Buyer:
+    """The buyer row, created or updated in one statement (INSERT … ON CONFLICT DO UPDATE): what the
+    event says of the buyer wins; a `trusted` left unsaid keeps what we know (False for a new buyer)."""
+    fields = ["nickname"] if buyer.trusted is None else ["nickname", "trusted"]
+    row = Buyer(external_id=buyer.external_id, nickname=buyer.nickname, trusted=bool(buyer.trusted))
+    (row,) = Buyer.objects.bulk_create(
+        [row], update_conflicts=True, unique_fields=["external_id"], update_fields=fields
+    )
+    return row
+
+
 def ship_parcel(
     *, order_no: str, tracking_no: str, courier_code: str, outlet_code: str, line_nos: list[str], shipped_at: datetime
 ) -> Parcel:
@@ -76,14 +84,15 @@ def ship_parcel(
     order = Order.objects.select_for_update().filter(order_no=order_no).first()
     if order is None:
         raise NotFound(_("Order %(no)s does not exist.") % {"no": order_no})
-    courier = Courier.objects.filter(code=courier_code).first()
-    if courier is None:
-        raise NotFound(_("Courier %(code)s does not exist.") % {"code": courier_code})
-    outlet = Outlet.objects.filter(code=outlet_code, courier=courier).first()
+    # The outlet and its courier in one query; only when it is missing, which of the two for the message.
+    outlet = Outlet.objects.select_related("courier").filter(code=outlet_code, courier__code=courier_code).first()
     if outlet is None:
+        if not Courier.objects.filter(code=courier_code).exists():
+            raise NotFound(_("Courier %(code)s does not exist.") % {"code": courier_code})
         raise NotFound(
             _("Outlet %(code)s of %(courier)s does not exist.") % {"code": outlet_code, "courier": courier_code}
         )
+    courier = outlet.courier
     lines_by_no = {line.line_no: line for line in order.lines.all()}
     for line_no in line_nos:
         if line_no not in lines_by_no:
@@ -107,7 +116,10 @@ def ship_parcel(
         status_at=shipped_at,
         shipped_at=shipped_at,
     )
-    parcel.lines.set([lines_by_no[no] for no in line_nos])
+    # A new parcel has no lines yet: one INSERT, not the look-up and insert of lines.set().
+    Parcel.lines.through.objects.bulk_create(
+        Parcel.lines.through(parcel_id=parcel.pk, orderline_id=lines_by_no[no].pk) for no in line_nos
+    )
     TrackingEvent.objects.create(parcel=parcel, status=Parcel.Status.COLLECTED, at=shipped_at, note=_("Collected"))
     shipped_line_ids = OrderLine.objects.filter(order=order, parcels__isnull=False).values_list("id", flat=True)
     new_status = rules.order_status_after_shipping(
@@ -130,13 +142,20 @@ def record_parcel_status(
     *, courier_code: str, tracking_no: str, status: str, at: datetime, note: str = ""
 ) -> ParcelStatusResult:
     """Record a tracking event; it moves the parcel only when it is not older than the latest one."""
-    found = Parcel.objects.filter(courier__code=courier_code, tracking_no=tracking_no).values("pk", "order_id").first()
-    if found is not None:
-        # The order first, as everywhere: every writer touching this parcel's order queues behind it.
-        Order.objects.select_for_update().filter(pk=found["order_id"]).first()
+    # The order first, as everywhere: every writer touching this parcel's order queues behind it. It
+    # is found through the parcel in the same statement that locks it (the order row only).
+    order_id = (
+        Order.objects.select_for_update(of=("self",))
+        .filter(parcels__courier__code=courier_code, parcels__tracking_no=tracking_no)
+        .values_list("pk", flat=True)
+        .first()
+    )
     parcel = (
-        Parcel.objects.select_for_update(of=("self",)).select_related("order", "courier").filter(pk=found["pk"]).first()
-        if found
+        Parcel.objects.select_for_update(of=("self",))
+        .select_related("order", "courier")
+        .filter(order_id=order_id, courier__code=courier_code, tracking_no=tracking_no)
+        .first()
+        if order_id is not None
         else None
     )
     if parcel is None:

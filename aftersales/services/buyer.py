@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils.translation import gettext as _
 
 from shop import changes
@@ -18,14 +19,29 @@ S = AfterSale.Status
 
 
 def application_facts(order: Order, line: OrderLine) -> rules.ApplicationFacts:
-    return rules.ApplicationFacts(
+    return _application_facts(order, line)[1]
+
+
+def _application_facts(
+    order: Order, line: OrderLine, *, after_sale_no: str = ""
+) -> tuple[bool, rules.ApplicationFacts]:
+    """(an after-sale numbered `after_sale_no` exists, the facts of an application on the line), in
+    one query: the order's after-sales and the one of that number, each counted by what a rule asks."""
+    same_no = Q(after_sale_no=after_sale_no) if after_sale_no else Q(pk__in=[])
+    counts = AfterSale.objects.filter(Q(order=order) | same_no).aggregate(
+        same_no=Count("pk", filter=same_no),
+        of_order=Count("pk", filter=Q(order=order)),
+        open_on_line=Count("pk", filter=Q(line=line, status__in=AfterSale.OPEN_STATUSES)),
+    )
+    facts = rules.ApplicationFacts(
         order_status=order.status,
-        applications_so_far=AfterSale.objects.filter(order=order).count(),
+        applications_so_far=counts["of_order"],
         order_refundable=order.refundable_amount,
         line_refundable=line.refundable_amount,
         line_domestic_physical=line.domestic_physical,
-        line_has_open_after_sale=AfterSale.objects.filter(line=line, status__in=AfterSale.OPEN_STATUSES).exists(),
+        line_has_open_after_sale=counts["open_on_line"] > 0,
     )
+    return counts["same_no"] > 0, facts
 
 
 @transaction.atomic
@@ -44,9 +60,9 @@ def apply_for_after_sale(
     line = OrderLine.objects.select_for_update().filter(order=order, line_no=line_no).first()
     if line is None:
         raise NotFound(_("Order %(order)s has no line %(line)s.") % {"order": order_no, "line": line_no})
-    if AfterSale.objects.filter(after_sale_no=after_sale_no).exists():
+    number_taken, facts = _application_facts(order, line, after_sale_no=after_sale_no)
+    if number_taken:
         raise DomainError(_("After-sale %(no)s already exists.") % {"no": after_sale_no}, code="already_exists")
-    facts = application_facts(order, line)
     try:
         rules.check_application(facts, type=type, amount=amount)
     except rules.Refusal as refusal:

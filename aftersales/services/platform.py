@@ -32,10 +32,10 @@ def react_to_parcel_status(*, parcel: Parcel, status: str, at: datetime) -> list
     candidates = (
         AfterSale.objects.filter(line__parcels=parcel, status=S.REFUND_AFTER_REFUSAL)
         .order_by("order_id", "line_id", "id")
-        .values_list("pk", flat=True)
+        .values_list("pk", "order_id", "line_id")
     )
-    for after_sale_id in list(candidates):
-        after_sale = locks.lock_after_sale(after_sale_id)
+    for after_sale_id, order_id, line_id in list(candidates):
+        after_sale = locks.lock_after_sale(after_sale_id, order_id=order_id, line_id=line_id)
         if after_sale.status != S.REFUND_AFTER_REFUSAL:
             continue
         message = PARCEL_RESOLUTIONS[status]

@@ -89,6 +89,7 @@ def detail_context(
     # A member without after-sales handling sees every action disabled, with the reason (one check a page).
     refused = permissions.blocker(viewer, PermissionSet.AFTERSALES) if viewer is not None else None
     abuse = selectors.abuse_stats(shop=shop, buyer_ids=[after_sale.buyer_id], now=now).get(after_sale.buyer_id)
+    order_refunds = list(selectors.order_refunds(shop=shop, order_id=after_sale.order_id))
     return {
         "after_sale": after_sale,
         "order": after_sale.order,
@@ -97,8 +98,9 @@ def detail_context(
         "amount_due": after_sale.amount - after_sale.refunded_amount,
         "overdue": after_sale.deadline is not None and after_sale.deadline <= now,
         "about_to_time_out": rules.is_about_to_time_out(after_sale.deadline, now),
-        "line_refunds": after_sale.line.refunds.all(),
-        "order_refunds": list(selectors.order_refunds(shop=shop, order_id=after_sale.order_id)),
+        # The line's refunds are the order's of this line: one query for both tables of the ledger.
+        "line_refunds": [entry for entry in order_refunds if entry.line_id == after_sale.line_id],
+        "order_refunds": order_refunds,
         "history": after_sale.logs.all(),
         "evidence": after_sale.evidence.all(),
         "notifications": list(selectors.line_notifications_for_shop(shop=shop, line_id=after_sale.line_id)),

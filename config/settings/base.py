@@ -56,6 +56,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "shop.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The signed machine endpoints are answered here, without the browser middlewares below.
+    "shop.middleware.MachineEndpointMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -115,7 +117,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "shop.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, the user's shop and outlet read with the user (one query less a page). A
+    # session made under the former "django.contrib.auth.backends.ModelBackend" logs in again once.
+    "shop.backends.ShopModelBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -265,6 +269,9 @@ CARRIER_HTTP_RETRIES = 3
 # more), so one worker gets through a bulk interception about this many times faster than in series;
 # no database work in those threads. Keep it within what the carrier allows per client.
 CARRIER_CONCURRENCY = int(os.environ.get("CARRIER_CONCURRENCY", "16"))
+# Threads of a worker task applying the carrier's answers, each with a database connection of its own
+# (so each worker process holds up to this many more connections while a chunk runs). 1: one at a time.
+CARRIER_RESULT_APPLIERS = int(os.environ.get("CARRIER_RESULT_APPLIERS", "4"))
 
 # Claims (settlement.claims.rules): a submitted claim the outlet has not answered after this many days goes
 # to platform arbitration (domain.md: our reading, configurable).

@@ -4,19 +4,23 @@ The carrier is called outside any transaction and while no row lock is held; eac
 in a short transaction of its own (results.apply_result).
 """
 
+import contextvars
 import logging
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from datetime import timedelta
+from queue import Queue
+from threading import Thread
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import schedule
 
+from aftersales.notifications import delivery_in_one_task
 from shop.models import Parcel
 
 from .. import gateway, locks
@@ -76,15 +80,22 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
     held: dict[int, list[int]] = {}  # HTTP status → service orders kept waiting behind an alert
     # Couriers whose carrier refused our configuration in this chunk: the pool's later calls to them are not made.
     paused: set[str] = set()
-    # The carrier calls run in a pool (they mostly wait on the network) while this thread applies each
-    # answer as it arrives: the database work stays here, in the task's own thread and connection.
+    # The carrier calls run in a pool (they mostly wait on the network); each answer is handed, as it
+    # arrives, to the appliers (a few threads with a database connection each). The refunds' buyer
+    # notifications of the whole chunk go out in one task once it is done.
     workers = max(1, min(settings.CARRIER_CONCURRENCY, len(to_launch)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool:
+    appliers = min(settings.CARRIER_RESULT_APPLIERS, len(to_launch))
+    with (
+        delivery_in_one_task(),
+        _Appliers(appliers) as apply,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="carrier") as pool,
+    ):
         calls = {pool.submit(_launch, parcel_facts(so.parcel, so.pk), language, paused): so for so in to_launch}
+        applying: dict[Future, ServiceOrder] = {}
         for call in as_completed(calls):
             service_order = calls[call]
             try:
-                outcomes[service_order.pk] = _record(service_order.pk, call.result())
+                result = call.result()
             except CarrierConfigurationError as exc:  # our key or URL: wait, alert, pause the courier
                 logger.error("carrier refused our configuration for %s: %s", service_order.number, exc)
                 paused.add(service_order.parcel.courier.code)
@@ -98,8 +109,14 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
                 logger.warning("carrier call for %s failed: %s", service_order.number, exc)
                 outcomes[service_order.pk] = "retry"
                 retry.append(service_order)
+            else:
+                applying[apply.submit(_record, service_order.pk, result)] = service_order
+        for applied in as_completed(applying):
+            service_order = applying[applied]
+            try:
+                outcomes[service_order.pk] = applied.result()
             except Exception as exc:  # a bug or the database: keep going, fail the task at the end
-                logger.exception("service order %s: result not applied", service_order.number)
+                logger.error("service order %s: result not applied", service_order.number, exc_info=exc)
                 outcomes[service_order.pk] = "error"
                 retry.append(service_order)
                 errors.append(exc)
@@ -108,6 +125,58 @@ def _run(service_order_ids: list[int]) -> dict[int, str]:
     if errors:
         raise errors[0]  # shown as a failed task; the others' results are applied, these retried
     return outcomes
+
+
+class _Appliers:
+    """`count` threads applying carrier answers, each in a database connection of its own (closed when
+    it stops): a result is some thirty short statements, mostly waiting on the database, so a few at
+    once get a chunk through about that many times faster than one after the other. Each runs in a
+    copy of the task's context (the language, delivery_in_one_task). With `count` 0, or inside a
+    transaction (whose rows other connections cannot see: tests, a caller's atomic block), `submit`
+    applies in the calling thread.
+
+    Two results never wait on each other for long: each is one service order of its own parcel, locked
+    in LOCK_ORDER (order first), so two on the same order queue, and none deadlocks.
+    """
+
+    def __init__(self, count: int):
+        self.count = 0 if connection.in_atomic_block else count
+        self.queue: Queue = Queue()
+        self.threads = [Thread(target=self._work, name=f"apply-{i}", daemon=True) for i in range(self.count)]
+        for thread in self.threads:
+            thread.start()
+
+    def submit(self, function, *args) -> Future:
+        future: Future = Future()
+        if not self.count:
+            _settle(future, function, *args)
+        else:
+            self.queue.put((future, contextvars.copy_context(), function, args))
+        return future
+
+    def _work(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                future, context, function, args = item
+                context.run(_settle, future, function, *args)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    def __enter__(self) -> "_Appliers":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for _thread in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
+def _settle(future: Future, function, *args) -> None:
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:  # handed to the task's thread, which decides (retry, fail the task)
+        future.set_exception(exc)
 
 
 def _mark_processing(service_order_ids: list[int], outcomes: dict[int, str]) -> list[ServiceOrder]:

@@ -46,10 +46,6 @@ def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: fl
     except BadEvent as exc:
         return Answer(400, {"error": exc.message, "field": exc.field})
 
-    stored = _stored_outcome(event_id)
-    if stored is not None:
-        return Answer(200, {"result": "duplicate", **stored})
-
     try:
         type_name = root.str("type", max_length=50)
         event_type = get_type(type_name)
@@ -58,18 +54,25 @@ def handle(body: bytes, timestamp: str | None, signature: str | None, *, now: fl
         occurred_at = root.datetime("occurred_at")
         data = event_type.parse(root.obj("data"))
     except BadEvent as exc:
+        # A duplicate is answered as such whatever its new body says; looked up only here, where
+        # the body is bad, since a well-formed duplicate is caught by the insert below for free.
+        stored = _stored_outcome(event_id)
+        if stored is not None:
+            return Answer(200, {"result": "duplicate", **stored})
         return Answer(400, {"error": exc.message, "field": exc.field})
 
     context = EventContext(event_id=event_id, occurred_at=occurred_at, data=data)
     try:
         with transaction.atomic():
+            # The idempotency row first, with no savepoint of its own: the unique event_id makes a
+            # second delivery (earlier, or concurrent: it waits for the first to commit) fail here,
+            # before any applier ran, and leaving the block by _Duplicate rolls the whole
+            # transaction back. Three round trips fewer than a look-up and a savepoint per event.
             try:
-                with transaction.atomic():
-                    record = PlatformEvent.objects.create(
-                        event_id=event_id, type=type_name, occurred_at=occurred_at, payload=envelope["data"]
-                    )
+                record = PlatformEvent.objects.create(
+                    event_id=event_id, type=type_name, occurred_at=occurred_at, payload=envelope["data"]
+                )
             except IntegrityError:
-                # A concurrent delivery of the same event committed first: answer with its outcome.
                 raise _Duplicate() from None
             for _order, applier in event_type.appliers:
                 applier(context)

@@ -2,10 +2,12 @@ from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from ..middleware import machine_endpoint
 from ..request_limits import API_BODY_MAX_BYTES, limit_body
 from . import transport
 
 
+@machine_endpoint
 @csrf_exempt  # authenticated by the HMAC signature, not by a session
 @require_POST
 @limit_body(API_BODY_MAX_BYTES)

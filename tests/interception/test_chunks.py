@@ -1,5 +1,6 @@
 """Bulk launches: a fixed number of queries to confirm, one carrier task per chunk, at least once."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -15,6 +16,7 @@ from interception import services, tasks
 from interception.gateway import CarrierError
 from interception.gateway.simulated import SimulatedGateway
 from interception.models import FeeCharge, ServiceOrder, ServiceOrderLog
+from interception.services import carrier as carrier_services
 from shop.models import Order
 from tests.shop.factories import at, make_order, make_parcel
 
@@ -272,3 +274,70 @@ def test_two_after_sales_of_one_parcel_in_one_launch_intercept_it_once(shop, mer
     assert [(after_sale.pk, reason) for after_sale, reason in skipped] == [
         (second.pk, "an interception of this parcel is already under way or done")
     ]
+
+
+def test_a_chunks_refund_notifications_are_delivered_by_one_task_once_it_is_done(
+    refund_only_in_transit, shop, merchant, queued, launches, django_capture_on_commit_callbacks, monkeypatch
+):
+    from aftersales import notifications
+    from aftersales.models import BuyerNotification
+
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append((func, args)))
+    created = launched(
+        shop, merchant, [refund_only_in_transit(f"O-{i}") for i in range(3)], django_capture_on_commit_callbacks
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.run_service_orders([service_order.pk for service_order in created]) == {"succeeded": 3}
+
+    refunded = sorted(BuyerNotification.objects.filter(kind="refunded").values_list("pk", flat=True))
+    assert len(refunded) == 3
+    assert [(func, sorted(args[0])) for func, args in delivery_tasks] == [
+        ("aftersales.notifications.deliver_many", refunded)
+    ]
+
+
+def test_notifications_written_outside_a_chunk_still_get_a_task_each(
+    shop, monkeypatch, django_capture_on_commit_callbacks
+):
+    from aftersales import notifications
+
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append(func))
+    order = make_order(shop, order_no="O-CARD")
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications.notify_card(order=order, line=order.lines.first(), user=merchant_user(shop))
+    assert delivery_tasks == ["aftersales.notifications.deliver"]
+
+
+def merchant_user(shop):
+    from tests.shop.factories import make_merchant
+
+    return make_merchant(shop, "card-sender")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_results_are_applied_by_several_threads_each_once(
+    refund_only_in_transit, shop, merchant, queued, launches, settings, monkeypatch
+):
+    from aftersales import notifications
+
+    settings.CARRIER_RESULT_APPLIERS = 3
+    delivery_tasks = []
+    monkeypatch.setattr(notifications, "async_task", lambda func, *args: delivery_tasks.append((func, args)))
+    threads = []
+    real_record = carrier_services._record
+    monkeypatch.setattr(
+        carrier_services, "_record", lambda *a: threads.append(threading.current_thread().name) or real_record(*a)
+    )
+    created, _skipped = services.launch_interceptions(
+        shop=shop, user=merchant, after_sale_ids=[refund_only_in_transit(f"O-{i}").pk for i in range(6)], via="bulk"
+    )
+    delivery_tasks.clear()  # the applications' own notifications, each with its task (no transaction here)
+
+    assert tasks.run_service_orders([service_order.pk for service_order in created]) == {"succeeded": 6}
+
+    assert_each_charged_and_refunded_once(created)
+    assert {name.rsplit("-", 1)[0] for name in threads} == {"apply"}  # none in the task's own thread
+    assert [func for func, _args in delivery_tasks] == ["aftersales.notifications.deliver_many"]
+    assert len(delivery_tasks[0][1][0]) == 6
