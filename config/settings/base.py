@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -168,6 +169,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+# django-filter's empty choice of every filter reads 全部 ("All"), not "---------".
+FILTERS_EMPTY_CHOICE_LABEL = gettext_lazy("All")
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
