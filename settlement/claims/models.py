@@ -20,10 +20,22 @@ class Claim(models.Model):
         ACCEPTED = "accepted", _("accepted by the outlet")  # the outlet agreed an amount, to pay offline
         DISPUTED = "disputed", _("disputed by the outlet")
         ARBITRATION = "arbitration", _("platform arbitration")  # disputed, unanswered or unpaid: operators decide
+        # Arbitration decided an amount the outlet owes (accepted_amount); paid once the merchant records it.
+        AWARDED = "awarded", _("awarded by arbitration, payment due")
         COMPENSATED = "compensated", _("compensated")  # paid offline, reference recorded
-        REJECTED = "rejected", _("rejected")
+        # Only arbitration rejects a claim (the outlet disputes, it does not reject): never "the merchant rejected".
+        REJECTED = "rejected", _("rejected by arbitration")
 
-    LIVE_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.DISPUTED, Status.ARBITRATION, Status.COMPENSATED)
+    LIVE_STATUSES = (
+        Status.SUBMITTED,
+        Status.ACCEPTED,
+        Status.DISPUTED,
+        Status.ARBITRATION,
+        Status.AWARDED,
+        Status.COMPENSATED,
+    )
+    # Statuses in which an amount is owed and the merchant records its offline payment.
+    PAYMENT_DUE_STATUSES = (Status.ACCEPTED, Status.AWARDED)
     CLOSED_STATUSES = (Status.COMPENSATED, Status.REJECTED)
     # Which status may follow which ("" is a claim being filed); `services._transition` refuses the rest.
     TRANSITIONS: dict[str, frozenset[str]] = {
@@ -32,7 +44,9 @@ class Claim(models.Model):
         # Unpaid for SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS after the outlet accepted it: arbitration.
         Status.ACCEPTED: frozenset({Status.COMPENSATED, Status.ARBITRATION}),
         Status.DISPUTED: frozenset({Status.ARBITRATION}),
-        Status.ARBITRATION: frozenset({Status.COMPENSATED, Status.REJECTED}),
+        # Compensated at once only when the decision comes with the payment's reference.
+        Status.ARBITRATION: frozenset({Status.AWARDED, Status.COMPENSATED, Status.REJECTED}),
+        Status.AWARDED: frozenset({Status.COMPENSATED}),
         Status.COMPENSATED: frozenset(),
         Status.REJECTED: frozenset(),
     }
@@ -78,7 +92,7 @@ class Claim(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["service_order"],
-                condition=Q(status__in=["submitted", "accepted", "disputed", "arbitration", "compensated"]),
+                condition=Q(status__in=["submitted", "accepted", "disputed", "arbitration", "awarded", "compensated"]),
                 name="claim_one_live_per_service_order",
             ),
         ]
@@ -89,7 +103,7 @@ class Claim(models.Model):
         ]
 
     def __str__(self):
-        return f"claim #{self.pk} on {self.service_order}"
+        return _("claim #%(pk)s on %(service_order)s") % {"pk": self.pk, "service_order": self.service_order}
 
 
 class ClaimLog(models.Model):

@@ -13,7 +13,9 @@ from .models import Claim
 
 class ClaimTable(tables.Table):
     number = tables.Column(verbose_name=gettext_lazy("Claim"), accessor="pk", order_by=("id",))
-    service_order = tables.Column(verbose_name=gettext_lazy("Service order"), accessor="service_order__pk", orderable=False)
+    service_order = tables.Column(
+        verbose_name=gettext_lazy("Service order"), accessor="service_order__pk", orderable=False
+    )
     tracking = tables.Column(
         verbose_name=gettext_lazy("Tracking no."), accessor="service_order__parcel__tracking_no", orderable=False
     )
@@ -21,7 +23,10 @@ class ClaimTable(tables.Table):
     reason = tables.Column(verbose_name=gettext_lazy("What happened"))
     amount = tables.Column(verbose_name=gettext_lazy("Claimed (yuan)"), attrs={"td": {"class": "num"}})
     settled = tables.Column(
-        verbose_name=gettext_lazy("Accepted / paid (yuan)"), empty_values=(), orderable=False, attrs={"td": {"class": "num"}}
+        verbose_name=gettext_lazy("Accepted / paid (yuan)"),
+        empty_values=(),
+        orderable=False,
+        attrs={"td": {"class": "num"}},
     )
     status = tables.Column(verbose_name=gettext_lazy("Status"))
     filed_at = tables.Column(verbose_name=gettext_lazy("Filed at"))

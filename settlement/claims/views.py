@@ -150,7 +150,7 @@ class ClaimDetailView(MerchantRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.object.status == Claim.Status.ACCEPTED:
+        if self.object.status in Claim.PAYMENT_DUE_STATUSES:
             context["compensation_form"] = CompensationForm(initial={"amount": self.object.accepted_amount})
         context["window"] = rules.window_facts(self.object.service_order, timezone.now())
         return context
