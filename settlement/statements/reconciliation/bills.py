@@ -147,8 +147,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, list]]:
         # The row's number as a spreadsheet program shows the file (header = 1, first line below it = 2),
         # which the outlet quotes: one per record, so a quoted cell over two lines does not shift the
         # rows after it (reader.line_num counts physical lines, and ends on the record's last one).
-        for number, row in enumerate(reader, start=1):
-            yield number, row
+        yield from enumerate(reader, start=1)
     except csv.Error as error:
         raise BillError(
             [_("Line %(line)s: the CSV cannot be read (%(error)s).") % {"line": reader.line_num, "error": error}]
