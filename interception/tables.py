@@ -172,9 +172,8 @@ class PartnershipTable(tables.Table):
     def render_outlet(self, value):
         return f"{value.code} {value.name}"
 
-    def render_fee(self, record):
-        fee = record.charged_fee  # what the merchant owes for it: nothing for a failure
-        return "—" if fee is None else f"{fee:,.2f}"
+    def render_fee(self, value):
+        return f"{value:,.2f}"
 
     def render_created_at(self, value):
         return local_format(value)
@@ -225,8 +224,9 @@ class OutletServiceOrderTable(tables.Table):
     def render_status(self, record):
         return status_badge(record, "so")
 
-    def render_fee(self, value):
-        return f"{value:,.2f}"
+    def render_fee(self, record):
+        fee = record.charged_fee  # what the merchant owes for it: nothing for a failure
+        return "—" if fee is None else f"{fee:,.2f}"
 
     def render_created_at(self, value):
         return local_format(value)

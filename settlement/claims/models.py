@@ -71,7 +71,9 @@ class Claim(models.Model):
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
     outlet_note = models.CharField(_("outlet's note"), max_length=500, blank=True)
     decision_note = models.CharField(_("decision"), max_length=500, blank=True)
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("filed by")
+    )
     filed_at = models.DateTimeField(_("filed at"))
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     # When the outlet was reminded to pay the claim it accepted (once; rules.payment_step).
@@ -113,10 +115,12 @@ class ClaimLog(models.Model):
         ANSWER_TIMEOUT = "answer_timeout", _("unanswered-claim rule")  # SETTLEMENT_CLAIM_ANSWER_DAYS passed
         PAYMENT_TIMEOUT = "payment_timeout", _("unpaid-claim rule")  # reminder, then arbitration, of an accepted claim
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="logs")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="logs", verbose_name=_("claim"))
     from_status = models.CharField(_("from"), max_length=12, choices=Claim.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=Claim.Status.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("user")
+    )
     actor = models.CharField(_("system actor"), max_length=20, choices=Actor.choices, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"))
@@ -127,11 +131,11 @@ class ClaimLog(models.Model):
         ordering = ["claim", "at", "id"]
 
     def __str__(self):
-        return f"{self.claim_id}: {self.to_status}"
+        return f"{self.claim_id}: {self.get_to_status_display()}"
 
 
 class ClaimEvidence(models.Model):
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("claim"))
     image = models.FileField(_("image"), upload_to="claims/%Y/%m/")
     content_type = models.CharField(_("type"), max_length=50)
     size = models.PositiveIntegerField(_("size"))
