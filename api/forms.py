@@ -6,7 +6,6 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import WebhookEndpoint
 
-
 # The webhook events by what they mean; the code (the payload's "event") stays the API's contract.
 EVENT_LABELS = {
     "after_sale.created": _("an after-sale is created"),
