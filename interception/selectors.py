@@ -256,7 +256,9 @@ def assistant_rule_dry_run(*, rule: AssistantRule, courier_ids: set[int], now: d
     if courier_ids:
         matching = matching.filter(parcel__courier_id__in=courier_ids)
     rows = list(
-        matching.values("parcel__courier__code", "parcel__outlet_id").annotate(n=Count("id"), amount=Sum("amount"))
+        matching.values("parcel__courier__code", "parcel__courier__name", "parcel__outlet_id").annotate(
+            n=Count("id"), amount=Sum("amount")
+        )
     )
     fees_by_outlet = dict(
         Partnership.objects.filter(
@@ -271,7 +273,8 @@ def assistant_rule_dry_run(*, rule: AssistantRule, courier_ids: set[int], now: d
         )
         entry = by_courier.setdefault(
             row["parcel__courier__code"],
-            {"courier": row["parcel__courier__code"], "count": 0, "refunds": Decimal("0.00"), "fees": Decimal("0.00")},
+            # The courier by its name, as every page shows it (the code is for the API and the files).
+            {"courier": row["parcel__courier__name"], "count": 0, "refunds": Decimal("0.00"), "fees": Decimal("0.00")},
         )
         entry["count"] += row["n"]
         entry["refunds"] += row["amount"] or Decimal("0.00")

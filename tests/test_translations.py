@@ -10,6 +10,8 @@ Four checks, each catching a way English slips through:
 """
 
 import ast
+import csv
+import io
 import re
 import shutil
 import subprocess
@@ -24,7 +26,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone, translation
+from openpyxl import load_workbook
 
 from shop.models import User
 
@@ -40,7 +44,8 @@ ALLOWED_WORDS = {
     *("GET", "POST"),
     *("PNG", "JPEG", "JPG", "WebP", "MB", "KB", "UTC", "GMT", "ISO", "OK", "Django", "Token", "Bearer"),
     *("merchant", "agent", "global", "operator", "outlet", "yto", "jt", "demo", "shop", "pass"),
-    *("YTO", "JT", "ZTO", "STO", "YUNDA", "SF", "SH", "GZ", "YW", "HZ", "BJ", "SZ", "CD", "WH", "NJ"),
+    # Parts of outlet codes (YTO-SH-001: checked as a whole, it has digits); a courier code alone is flagged.
+    *("SH", "GZ", "YW", "HZ", "BJ", "SZ", "CD", "WH", "NJ"),
     *("DS", "DG", "AS", "SO", "ASDS", "ASDG", "AM", "PM", "px", "kg", "g", "L", "ml", "m", "cm"),
     *("English", "Kevin", "Lily"),  # the language switch names each language in itself; buyers' nicknames
 }
@@ -197,7 +202,25 @@ SKIPPED_PREFIXES = ("/static/", "/media/", "/accounts/logout", "/logout", "/api/
 # The admin pages of other packages (the task queue, the login throttle, Django's groups and
 # permissions) speak those packages' own catalogues; the guard holds the project's pages to account.
 SKIPPED_PREFIXES += ("/admin/django_q/", "/admin/axes/", "/admin/auth/", "/admin/jsi18n/")
-DOWNLOAD_TYPES = ("text/csv", "application/vnd.openxmlformats", "image/", "application/octet-stream")
+EXPORT_TYPES = ("text/csv", "application/vnd.openxmlformats")
+# A cell of letters only (with spaces and punctuation) is English or a raw code; digits make it an identifier.
+ENGLISH_CELL = re.compile(r"[A-Za-z][A-Za-z _.,()/'-]*")
+
+
+def export_cells(response) -> list[str]:
+    """Every cell of a CSV or XLSX export, header included, as text."""
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    if response["Content-Type"].startswith("text/csv"):
+        return [cell for row in csv.reader(io.StringIO(body.decode("utf-8-sig"))) for cell in row]
+    sheet = load_workbook(io.BytesIO(body), read_only=True).active
+    return ["" if v is None else str(v) for row in sheet.iter_rows(values_only=True) for v in row]
+
+
+def english_cells(cells) -> list[str]:
+    """Cells that are only Latin letters (an English header, a raw code like `succeeded`), bar allowed words."""
+    return sorted(
+        {cell for cell in cells if ENGLISH_CELL.fullmatch(cell.strip()) and cell.strip() not in ALLOWED_WORDS}
+    )
 
 
 def crawl(client: Client, start: str, *, per_pattern: int = 2, limit: int = 400, words=None) -> dict[str, list[str]]:
@@ -208,6 +231,7 @@ def crawl(client: Client, start: str, *, per_pattern: int = 2, limit: int = 400,
     """
     words = words or (lambda url, html, texts: english_words(texts))
     seen, shapes, queue, report = set(), {}, [start], {}
+    crawl.exports = []
     while queue and len(seen) < limit:
         url = queue.pop(0)
         if url in seen:
@@ -225,6 +249,12 @@ def crawl(client: Client, start: str, *, per_pattern: int = 2, limit: int = 400,
             queue.append(response["Location"])
             continue
         content_type = response.get("Content-Type", "")
+        if response.status_code == 200 and content_type.startswith(EXPORT_TYPES):
+            bad = english_cells(export_cells(response))
+            if bad:
+                report[url] = bad
+            crawl.exports.append(url)
+            continue
         if response.status_code != 200 or not content_type.startswith("text/html"):
             continue
         page = _Page()
@@ -254,6 +284,9 @@ def demo(django_db_setup, django_db_blocker):
 # How many pages each role reaches at least: the crawl really walked the site.
 MIN_PAGES = {"merchant": 100, "agent": 100, "global": 25, "outlet-yto": 10, "outlet-jt": 8}
 
+# Exports (CSV/XLSX links) each role reaches: workbench, service orders, statements, differences.
+MIN_EXPORTS = {"merchant": 5, "agent": 1, "global": 1, "outlet-yto": 1, "outlet-jt": 0}
+
 ROLES = [
     ("merchant", "/"),
     ("agent", "/"),
@@ -269,6 +302,7 @@ def test_every_page_of_every_role_reads_in_chinese(demo, db, username, start):
     client.force_login(User.objects.get(username=username))
     report = crawl(client, start)
     assert len(crawl.visited) >= MIN_PAGES[username], crawl.visited
+    assert len(crawl.exports) >= MIN_EXPORTS[username], crawl.exports  # the exports were checked too
     first_seen = {}
     for url, words in report.items():
         for word in words:
@@ -333,3 +367,21 @@ def test_the_operators_admin_pages_show_none_of_our_english_fragments(demo, db):
     report = crawl(client, "/admin/", words=_admin_words, per_pattern=1, limit=600)
     assert len(crawl.visited) >= 100
     assert not report, report
+
+
+def test_the_export_check_catches_english_headers_and_raw_codes_and_lets_identifiers_pass():
+    cells = ["Order", "succeeded", "online", "SO00000001", "YTO-SH-001", "圆通", "3.00", "SKU", "", "Kevin"]
+    assert english_cells(cells) == ["Order", "online", "succeeded"]
+
+
+def test_the_reconciliation_differences_export_reads_in_chinese(demo, db):
+    from settlement.models import Reconciliation
+
+    client = Client()
+    client.force_login(User.objects.get(username="merchant"))
+    reconciliations = Reconciliation.objects.filter(statement__shop__code="demo-shop")
+    assert reconciliations.exists()
+    for reconciliation in reconciliations:
+        response = client.get(reverse("settlement:reconciliation-csv", kwargs={"pk": reconciliation.pk}), **ZH)
+        assert response.status_code == 200
+        assert english_cells(export_cells(response)) == []
