@@ -27,6 +27,9 @@ class DetailAction:
     label: str
     url: str
     blocker: str | None = None
+    # A primary action is drawn as the page's main button; a secondary one (a link to another tool,
+    # such as the IM card) as a plain one, so that a closed after-sale has no prominent button.
+    primary: bool = True
 
 
 # tagger(after_sales on the page) -> {after_sale_id: [(css class, label), ...]}

@@ -6,6 +6,14 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import WebhookEndpoint
 
+# The webhook events by what they mean; the code (the payload's "event") stays the API's contract.
+EVENT_LABELS = {
+    "after_sale.created": _("an after-sale is created"),
+    "after_sale.updated": _("an after-sale changes"),
+    "refund.created": _("a refund is made"),
+    "service_order.updated": _("an interception service order changes"),
+}
+
 
 class TokenForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100, help_text=_("What the token is for, e.g. the ERP's name."))
@@ -25,7 +33,7 @@ class EndpointForm(forms.Form):
     )
     events = forms.MultipleChoiceField(
         label=_("Events"),
-        choices=[(event, event) for event in WebhookEndpoint.EVENTS],
+        choices=[(event, EVENT_LABELS.get(event, event)) for event in WebhookEndpoint.EVENTS],
         widget=forms.CheckboxSelectMultiple,
         initial=list(WebhookEndpoint.EVENTS),
     )

@@ -94,7 +94,7 @@ def intercept_actions(after_sale) -> list[DetailAction]:
     kwargs = {"after_sale_no": after_sale.after_sale_no}
     return [
         DetailAction("intercept", _("Intercept the parcel"), reverse("interception:intercept", kwargs=kwargs), blocker),
-        DetailAction("im-card", _("IM card"), reverse("interception:im-card", kwargs=kwargs), None),
+        DetailAction("im-card", _("IM card"), reverse("interception:im-card", kwargs=kwargs), None, primary=False),
     ]
 
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, DecimalField, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -130,6 +130,9 @@ class ServiceOrder(models.Model):
         Status.RETURN_FAILED,
     )
     PENDING_STATUSES = (Status.SUBMITTED, Status.PROCESSING)
+    # The fee is charged (a FeeCharge row, services.results) when the interception succeeds: these
+    # statuses all come after a success. A failed or pending one has cost nothing, and shows no fee.
+    CHARGED_STATUSES = (Status.SUCCEEDED, Status.RETURNING, Status.RETURNED, Status.RETURN_FAILED)
     # What a carrier (or the parcel's way back) may report.
     RESULT_STATUSES = frozenset(
         {Status.SUCCEEDED, Status.FAILED, Status.RETURNING, Status.RETURNED, Status.RETURN_FAILED}
@@ -216,6 +219,20 @@ class ServiceOrder(models.Model):
 
     def __str__(self):
         return f"SO{self.pk:08d}" if self.pk else "SO(new)"
+
+    @property
+    def charged_fee(self):
+        """The fee this interception costs the merchant (as the fee ledger has it), or None: not charged."""
+        return self.fee if self.status in self.CHARGED_STATUSES else None
+
+    @classmethod
+    def charged_fee_expression(cls):
+        """`charged_fee` as SQL, for lists and exports computed by the database."""
+        return Case(
+            When(status__in=cls.CHARGED_STATUSES, then=F("fee")),
+            default=Value(None),
+            output_field=DecimalField(max_digits=12, decimal_places=2),
+        )
 
     @property
     def number(self) -> str:

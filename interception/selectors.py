@@ -126,6 +126,29 @@ def batch_service_orders(*, batch: InterceptionBatch) -> list[ServiceOrder]:
     return sorted(latest.values(), key=lambda o: (o.courier.code, o.pk))
 
 
+def batch_latest(*, batch: InterceptionBatch) -> list[tuple[int, str]]:
+    """(id, status) of the batch's latest service order per after-sale, in the page's order (courier, id).
+
+    Plain tuples: a batch of thousands is counted and paged without building its model instances.
+    """
+    rows = (
+        ServiceOrder.objects.filter(batch=batch)
+        .order_by("after_sale_id", "-id")
+        .values_list("after_sale_id", "id", "status", "courier__code")
+    )
+    latest = {}
+    for after_sale_id, pk, status, courier in rows:
+        latest.setdefault(after_sale_id, (courier, pk, status))
+    return [(pk, status) for _courier, pk, status in sorted(latest.values())]
+
+
+def batch_page_orders(*, ids: list[int]) -> list[ServiceOrder]:
+    """The service orders of one page of a batch, in the order of `ids`."""
+    orders = ServiceOrder.objects.filter(pk__in=ids).select_related("after_sale", "parcel", "courier", "outlet")
+    by_id = {order.pk: order for order in orders}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
 _DONE_STATUSES = set(ServiceOrder.LIVE_STATUSES) - set(ServiceOrder.PENDING_STATUSES) | {ServiceOrder.Status.FAILED}
 
 
@@ -143,6 +166,11 @@ def _progress(statuses: list[str], skipped: int) -> dict:
         "skipped": skipped,
         "finished": done == len(statuses),
     }
+
+
+def batch_progress_of(*, batch: InterceptionBatch, statuses: list[str]) -> dict:
+    """The batch's counts from the statuses of its latest service orders (`batch_latest`)."""
+    return _progress(statuses, len(batch.skipped))
 
 
 def batch_progress(*, batch: InterceptionBatch, orders: list[ServiceOrder] | None = None) -> dict:
@@ -228,7 +256,9 @@ def assistant_rule_dry_run(*, rule: AssistantRule, courier_ids: set[int], now: d
     if courier_ids:
         matching = matching.filter(parcel__courier_id__in=courier_ids)
     rows = list(
-        matching.values("parcel__courier__code", "parcel__outlet_id").annotate(n=Count("id"), amount=Sum("amount"))
+        matching.values("parcel__courier__code", "parcel__courier__name", "parcel__outlet_id").annotate(
+            n=Count("id"), amount=Sum("amount")
+        )
     )
     fees_by_outlet = dict(
         Partnership.objects.filter(
@@ -243,7 +273,8 @@ def assistant_rule_dry_run(*, rule: AssistantRule, courier_ids: set[int], now: d
         )
         entry = by_courier.setdefault(
             row["parcel__courier__code"],
-            {"courier": row["parcel__courier__code"], "count": 0, "refunds": Decimal("0.00"), "fees": Decimal("0.00")},
+            # The courier by its name, as every page shows it (the code is for the API and the files).
+            {"courier": row["parcel__courier__name"], "count": 0, "refunds": Decimal("0.00"), "fees": Decimal("0.00")},
         )
         entry["count"] += row["n"]
         entry["refunds"] += row["amount"] or Decimal("0.00")

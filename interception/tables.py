@@ -1,16 +1,19 @@
 """Tables of the interception pages, and the columns of the service-order exports (merchant and outlet)."""
 
 from datetime import datetime
+from decimal import Decimal
 
 import django_tables2 as tables
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
+from django.db.models.functions import Cast, Concat, LPad
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from shop import permissions, streaming
+from shop import export_columns, permissions, streaming
+from shop.export_columns import ExportColumn
 from shop.localtime import local_format
 
 from .extensions import links_for
@@ -62,8 +65,10 @@ class ServiceOrderTable(tables.Table):
         url = reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": record.after_sale.after_sale_no})
         return format_html('<a href="{}">{}</a>', url, record.after_sale.after_sale_no)
 
-    def render_fee(self, value):
-        return f"{value:.2f}"
+    def render_fee(self, record):
+        # Only what the fee ledger charges: a failed or pending interception cost nothing (yet).
+        fee = record.charged_fee
+        return "—" if fee is None else f"{fee:.2f}"
 
     def render_status(self, record):
         reason = record.failure_reason or record.get_return_failure_display() if record.return_failure else ""
@@ -108,27 +113,34 @@ class ServiceOrderTable(tables.Table):
         return format_html_join(" ", "{}", ((part,) for part in parts))
 
 
-# The merchant's exports of the service-order query: (header, field), one row per service order.
+# The merchant's exports of the service-order query, one row per service order: the one description
+# of its headers and cells (shop.export_columns), for the Python writers and a COPY path alike.
+# Codes read as their labels; the fee only where it was charged, as the fee ledger has it.
 SERVICE_ORDER_EXPORT_COLUMNS = [
-    (gettext_lazy("Service order"), "pk"),
-    (gettext_lazy("After-sale"), "after_sale__after_sale_no"),
-    (gettext_lazy("Order"), "after_sale__order__order_no"),
-    (gettext_lazy("Tracking no."), "parcel__tracking_no"),
-    (gettext_lazy("Courier"), "courier__code"),
-    (gettext_lazy("Outlet"), "outlet__code"),
-    (gettext_lazy("Settlement"), "mode"),
-    (gettext_lazy("Fee (yuan)"), "fee"),
-    (gettext_lazy("Launched via"), "via"),
-    (gettext_lazy("Status"), "status"),
-    (gettext_lazy("Failure reason"), "failure_reason"),
-    (gettext_lazy("Return failure"), "return_failure"),
-    (gettext_lazy("Launched at"), "created_at"),
-    (gettext_lazy("Succeeded at"), "succeeded_at"),
+    ExportColumn(gettext_lazy("Service order"), "number", annotation=lambda: service_order_number_expression()),
+    ExportColumn(gettext_lazy("After-sale"), "after_sale__after_sale_no"),
+    ExportColumn(gettext_lazy("Order no."), "after_sale__order__order_no"),
+    ExportColumn(gettext_lazy("Tracking no."), "parcel__tracking_no"),
+    ExportColumn(gettext_lazy("Courier"), "courier__name"),
+    ExportColumn(gettext_lazy("Outlet"), "outlet__code"),
+    ExportColumn(gettext_lazy("Settlement"), "mode", labels=ServiceOrder.Mode.choices),
+    ExportColumn(gettext_lazy("Fee (yuan)"), "charged_fee", annotation=ServiceOrder.charged_fee_expression),
+    ExportColumn(gettext_lazy("Launched via"), "via", labels=ServiceOrder.Via.choices),
+    ExportColumn(gettext_lazy("Status"), "status", labels=ServiceOrder.Status.choices),
+    ExportColumn(gettext_lazy("Failure reason"), "failure_reason"),
+    ExportColumn(gettext_lazy("Return failure"), "return_failure", labels=ServiceOrder.ReturnFailure.choices),
+    ExportColumn(gettext_lazy("Launched at"), "created_at"),
+    ExportColumn(gettext_lazy("Succeeded at"), "succeeded_at"),
 ]
 
 
+def service_order_number_expression():
+    """ "SO" and the id on 8 digits (ServiceOrder.number), computed by the database."""
+    return Concat(Value("SO"), LPad(Cast("pk", CharField()), 8, Value("0")), output_field=CharField())
+
+
 def service_order_export_header() -> list:
-    return [label for label, _field in SERVICE_ORDER_EXPORT_COLUMNS]
+    return export_columns.header(SERVICE_ORDER_EXPORT_COLUMNS)
 
 
 def _cell(value):
@@ -136,16 +148,16 @@ def _cell(value):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if value is None:
         return ""
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
     return str(value)
 
 
 def service_order_export_rows(queryset: QuerySet[ServiceOrder]):
     """The rows of the merchant's exports, read in chunks: memory stays flat whatever the count."""
-    fields = [field for _label, field in SERVICE_ORDER_EXPORT_COLUMNS]
-    for row in streaming.read_all(queryset.values_list(*fields), chunk_size=2000):
-        values = [_cell(v) for v in row]
-        values[0] = f"SO{int(values[0]):08d}"
-        yield values
+    values = export_columns.values_queryset(queryset, SERVICE_ORDER_EXPORT_COLUMNS)
+    for row in streaming.read_all(values, chunk_size=2000):
+        yield [_cell(v) for v in row]
 
 
 class PartnershipTable(tables.Table):
@@ -233,8 +245,9 @@ class OutletServiceOrderTable(tables.Table):
     def render_status(self, record):
         return status_badge(record, "so")
 
-    def render_fee(self, value):
-        return f"{value:,.2f}"
+    def render_fee(self, record):
+        fee = record.charged_fee  # what the merchant owes for it: nothing for a failure
+        return "—" if fee is None else f"{fee:,.2f}"
 
     def render_created_at(self, value):
         return local_format(value)
@@ -267,7 +280,7 @@ class ServiceOrderCsv:
             order.parcel.tracking_no,
             order.courier.name,
             order.get_mode_display(),
-            f"{order.fee:.2f}",
+            "" if order.charged_fee is None else f"{order.charged_fee:.2f}",
             order.get_status_display(),
             local_format(order.created_at, "%Y-%m-%d %H:%M:%S"),
             local_format(order.succeeded_at, "%Y-%m-%d %H:%M:%S"),

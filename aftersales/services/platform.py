@@ -4,6 +4,7 @@ refund) and an interception's success, called by the events API and the intercep
 from datetime import datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from shop.models import Parcel
 
@@ -13,11 +14,12 @@ from . import base
 
 S = AfterSale.Status
 
+# Lazy: the history row is written in the language active when it is written, not at import.
 PARCEL_RESOLUTIONS = {
-    Parcel.Status.REFUSED: _("the buyer refused the parcel"),
-    Parcel.Status.INTERCEPTED: _("the parcel was intercepted"),
-    Parcel.Status.RETURNING: _("the parcel is on its way back"),
-    Parcel.Status.SIGNED: _("the buyer signed for the parcel"),
+    Parcel.Status.REFUSED: gettext_lazy("the buyer refused the parcel"),
+    Parcel.Status.INTERCEPTED: gettext_lazy("the parcel was intercepted"),
+    Parcel.Status.RETURNING: gettext_lazy("the parcel is on its way back"),
+    Parcel.Status.SIGNED: gettext_lazy("the buyer signed for the parcel"),
 }
 
 
@@ -38,7 +40,7 @@ def react_to_parcel_status(*, parcel: Parcel, status: str, at: datetime) -> list
         after_sale = locks.lock_after_sale(after_sale_id, order_id=order_id, line_id=line_id)
         if after_sale.status != S.REFUND_AFTER_REFUSAL:
             continue
-        message = PARCEL_RESOLUTIONS[status]
+        message = str(PARCEL_RESOLUTIONS[status])
         if status == Parcel.Status.REFUSED and after_sale.order.buyer.trusted:
             base.refund(after_sale, actor=Actor.PLATFORM, at=at, reason=_("A trusted buyer refused the parcel"))
             changed.append(after_sale)

@@ -8,6 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import DetailView
 
-from aftersales.filters import filtered_after_sales
+from aftersales.filters import QUICK_VIEWS, filtered_after_sales
 from aftersales.selectors import after_sales_for_shop
 from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError
@@ -28,6 +29,7 @@ from ..models import ServiceOrder
 
 MAX_BULK = 5000  # one batch; the workbench's "all filtered" beyond this asks to narrow the filters
 MAX_PASTE = 1000
+BATCH_PAGE_SIZE = 50  # rows of a batch page: a batch of thousands is not one 8 000-pixel list
 
 
 def _ids(values) -> list[int]:
@@ -173,10 +175,20 @@ class BatchView(MerchantRequiredMixin, DetailView):
     def get_queryset(self):
         return selectors.batches_for_shop(shop=self.shop)
 
+    paginate_by = BATCH_PAGE_SIZE
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["orders"] = selectors.batch_service_orders(batch=self.object)
-        context["progress"] = selectors.batch_progress(batch=self.object, orders=context["orders"])
+        latest = selectors.batch_latest(batch=self.object)
+        context["progress"] = selectors.batch_progress_of(batch=self.object, statuses=[s for _pk, s in latest])
+        failures_only = self.request.GET.get("show") == "failed"
+        if failures_only:
+            latest = [(pk, status) for pk, status in latest if status == ServiceOrder.Status.FAILED]
+        page = Paginator(latest, self.paginate_by).get_page(self.request.GET.get("page"))
+        context["orders"] = selectors.batch_page_orders(ids=[pk for pk, _status in page.object_list])
+        context["page_obj"], context["failures_only"] = page, failures_only
+        about_to_time_out = next(view for view in QUICK_VIEWS if view.key == "about_to_time_out")
+        context["about_to_time_out_query"] = about_to_time_out.query
         return context
 
 
@@ -197,6 +209,7 @@ class BatchStatusView(MerchantRequiredMixin, View):
                         "status": order.status,
                         "status_label": str(order.get_status_display()),
                         "reason": order.failure_reason,
+                        "fee": None if order.charged_fee is None else f"{order.charged_fee:.2f}",
                     }
                     for order in orders
                 ],

@@ -20,10 +20,22 @@ class Claim(models.Model):
         ACCEPTED = "accepted", _("accepted by the outlet")  # the outlet agreed an amount, to pay offline
         DISPUTED = "disputed", _("disputed by the outlet")
         ARBITRATION = "arbitration", _("platform arbitration")  # disputed, unanswered or unpaid: operators decide
+        # Arbitration decided an amount the outlet owes (accepted_amount); paid once the merchant records it.
+        AWARDED = "awarded", _("awarded by arbitration, payment due")
         COMPENSATED = "compensated", _("compensated")  # paid offline, reference recorded
-        REJECTED = "rejected", _("rejected")
+        # Only arbitration rejects a claim (the outlet disputes, it does not reject): never "the merchant rejected".
+        REJECTED = "rejected", _("rejected by arbitration")
 
-    LIVE_STATUSES = (Status.SUBMITTED, Status.ACCEPTED, Status.DISPUTED, Status.ARBITRATION, Status.COMPENSATED)
+    LIVE_STATUSES = (
+        Status.SUBMITTED,
+        Status.ACCEPTED,
+        Status.DISPUTED,
+        Status.ARBITRATION,
+        Status.AWARDED,
+        Status.COMPENSATED,
+    )
+    # Statuses in which an amount is owed and the merchant records its offline payment.
+    PAYMENT_DUE_STATUSES = (Status.ACCEPTED, Status.AWARDED)
     CLOSED_STATUSES = (Status.COMPENSATED, Status.REJECTED)
     # Which status may follow which ("" is a claim being filed); `services._transition` refuses the rest.
     TRANSITIONS: dict[str, frozenset[str]] = {
@@ -32,7 +44,9 @@ class Claim(models.Model):
         # Unpaid for SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS after the outlet accepted it: arbitration.
         Status.ACCEPTED: frozenset({Status.COMPENSATED, Status.ARBITRATION}),
         Status.DISPUTED: frozenset({Status.ARBITRATION}),
-        Status.ARBITRATION: frozenset({Status.COMPENSATED, Status.REJECTED}),
+        # Compensated at once only when the decision comes with the payment's reference.
+        Status.ARBITRATION: frozenset({Status.AWARDED, Status.COMPENSATED, Status.REJECTED}),
+        Status.AWARDED: frozenset({Status.COMPENSATED}),
         Status.COMPENSATED: frozenset(),
         Status.REJECTED: frozenset(),
     }
@@ -57,7 +71,9 @@ class Claim(models.Model):
     payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
     outlet_note = models.CharField(_("outlet's note"), max_length=500, blank=True)
     decision_note = models.CharField(_("decision"), max_length=500, blank=True)
-    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("filed by")
+    )
     filed_at = models.DateTimeField(_("filed at"))
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     # When the outlet was reminded to pay the claim it accepted (once; rules.payment_step).
@@ -78,7 +94,7 @@ class Claim(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["service_order"],
-                condition=Q(status__in=["submitted", "accepted", "disputed", "arbitration", "compensated"]),
+                condition=Q(status__in=["submitted", "accepted", "disputed", "arbitration", "awarded", "compensated"]),
                 name="claim_one_live_per_service_order",
             ),
         ]
@@ -89,7 +105,7 @@ class Claim(models.Model):
         ]
 
     def __str__(self):
-        return f"claim #{self.pk} on {self.service_order}"
+        return _("claim #%(pk)s on %(service_order)s") % {"pk": self.pk, "service_order": self.service_order}
 
 
 class ClaimLog(models.Model):
@@ -99,10 +115,12 @@ class ClaimLog(models.Model):
         ANSWER_TIMEOUT = "answer_timeout", _("unanswered-claim rule")  # SETTLEMENT_CLAIM_ANSWER_DAYS passed
         PAYMENT_TIMEOUT = "payment_timeout", _("unpaid-claim rule")  # reminder, then arbitration, of an accepted claim
 
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="logs")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="logs", verbose_name=_("claim"))
     from_status = models.CharField(_("from"), max_length=12, choices=Claim.Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=12, choices=Claim.Status.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("user")
+    )
     actor = models.CharField(_("system actor"), max_length=20, choices=Actor.choices, blank=True)
     note = models.CharField(_("note"), max_length=500, blank=True)
     at = models.DateTimeField(_("at"))
@@ -113,11 +131,11 @@ class ClaimLog(models.Model):
         ordering = ["claim", "at", "id"]
 
     def __str__(self):
-        return f"{self.claim_id}: {self.to_status}"
+        return f"{self.claim_id}: {self.get_to_status_display()}"
 
 
 class ClaimEvidence(models.Model):
-    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("claim"))
     image = models.FileField(_("image"), upload_to="claims/%Y/%m/")
     content_type = models.CharField(_("type"), max_length=50)
     size = models.PositiveIntegerField(_("size"))

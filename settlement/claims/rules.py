@@ -66,6 +66,13 @@ def window_blocker(now: datetime, succeeded_at: datetime) -> str | None:
     return None
 
 
+def may_complain_now(service_order_status: str, succeeded_at: datetime | None, now: datetime) -> bool:
+    """Whether a service order may be complained about at `now`: claimable and inside its window."""
+    if service_order_status not in CLAIMABLE_STATUSES or succeeded_at is None:
+        return False
+    return window_blocker(now, succeeded_at) is None
+
+
 def claim_blocker(
     now: datetime, succeeded_at: datetime | None, service_order_status: str, has_live_claim: bool
 ) -> str | None:

@@ -8,8 +8,13 @@ along `Claim.TRANSITIONS`:
     submitted ─ outlet accepts ─▶ accepted ─ merchant records the offline payment ─▶ compensated
         │                            └ unpaid for SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS ─▶ arbitration
         │                              (the outlet reminded once after ..._PAYMENT_REMINDER_DAYS)
-        │ outlet disputes ─▶ disputed ─ at once ─▶ arbitration ─ operator ─▶ compensated | rejected
-        └ unanswered for SETTLEMENT_CLAIM_ANSWER_DAYS ─────────▶ arbitration
+        │ outlet disputes ─▶ disputed ─ at once ─▶ arbitration ─ operator ─▶ awarded | rejected
+        └ unanswered for SETTLEMENT_CLAIM_ANSWER_DAYS ─────────▶ arbitration      │
+                                awarded ─ merchant records the offline payment ─▶ compensated
+
+An arbitration that decides "pay" records the amount owed (accepted_amount), like an outlet that
+accepts: the claim is compensated only when the payment is recorded (with the decision, when the
+operator has its reference, or later by the merchant).
 
 A dispute goes to platform arbitration immediately (in the same transaction, as its own history
 row): nobody has to remember to escalate it, and the outlet's reason is on record for the operator.
@@ -137,14 +142,16 @@ def file_claim(
 def record_compensation(
     *, claim_id: int, shop: Shop, user, payment_reference: str, amount: Decimal, now: datetime | None = None
 ) -> Claim:
-    """The merchant records the outlet's offline payment of an accepted claim: accepted → compensated.
+    """The merchant records the outlet's offline payment of an amount owed: accepted | awarded → compensated.
 
-    The amount is at most what the outlet accepted; the payment reference is required.
+    The amount is at most what the outlet accepted or arbitration awarded; the reference is required.
     """
     permissions.require(user, PermissionSet.SETTLEMENT)
     claim = locks.claim(claim_id, shop=shop)
-    if claim.status != C.ACCEPTED:
-        raise DomainError(_("Only a claim the outlet accepted can be marked as paid."), code="not_accepted")
+    if claim.status not in Claim.PAYMENT_DUE_STATUSES:
+        raise DomainError(
+            _("Only a claim the outlet accepted or arbitration awarded can be marked as paid."), code="not_accepted"
+        )
     reference = _text(payment_reference, 100)
     if not reference:
         raise DomainError(_("Enter the payment reference."), code="reference_required")
@@ -289,9 +296,11 @@ def decide_arbitration(
     payment_reference: str = "",
     now: datetime | None = None,
 ) -> Claim:
-    """A platform operator decides a claim in arbitration: compensated with `amount` (≤ the claim), or rejected.
+    """A platform operator decides a claim in arbitration: `amount` (≤ the claim) owed to the merchant, or rejected.
 
-    The compensation is paid offline by the outlet; its reference may be recorded with the decision.
+    The compensation is paid offline by the outlet. The decision records the amount owed (awarded);
+    with the payment's reference the payment is recorded too (compensated), otherwise the merchant
+    records it when it arrives, as for a claim the outlet accepted.
     """
     if user is None or not user.is_operator:
         raise DomainError(_("Only platform operators decide arbitration."), code="not_operator")
@@ -308,15 +317,13 @@ def decide_arbitration(
     if not compensate:
         _transition(claim, C.REJECTED, user=user, note=note, at=now, fields=["decision_note"])
         return claim
-    claim.compensated_amount = amount
+    claim.accepted_amount = amount
     claim.payment_reference = _text(payment_reference, 100)
     log_note = _("compensation of %(amount)s yuan: %(note)s") % {"amount": amount, "note": note}
-    _transition(
-        claim,
-        C.COMPENSATED,
-        user=user,
-        note=log_note,
-        at=now,
-        fields=["compensated_amount", "decision_note", "payment_reference"],
-    )
+    fields = ["accepted_amount", "decision_note", "payment_reference"]
+    if claim.payment_reference:
+        claim.compensated_amount = amount
+        _transition(claim, C.COMPENSATED, user=user, note=log_note, at=now, fields=[*fields, "compensated_amount"])
+    else:
+        _transition(claim, C.AWARDED, user=user, note=log_note, at=now, fields=fields)
     return claim

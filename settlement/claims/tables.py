@@ -5,26 +5,31 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from . import rules
 from .models import Claim
 
 
 class ClaimTable(tables.Table):
-    number = tables.Column(verbose_name=_lazy("Claim"), accessor="pk", order_by=("id",))
-    service_order = tables.Column(verbose_name=_lazy("Service order"), accessor="service_order__pk", orderable=False)
+    number = tables.Column(verbose_name=gettext_lazy("Claim"), accessor="pk", order_by=("id",))
+    service_order = tables.Column(
+        verbose_name=gettext_lazy("Service order"), accessor="service_order__pk", orderable=False
+    )
     tracking = tables.Column(
-        verbose_name=_lazy("Tracking no."), accessor="service_order__parcel__tracking_no", orderable=False
+        verbose_name=gettext_lazy("Tracking no."), accessor="service_order__parcel__tracking_no", orderable=False
     )
-    outlet = tables.Column(verbose_name=_lazy("Outlet"), accessor="outlet__code", orderable=False)
-    reason = tables.Column(verbose_name=_lazy("What happened"))
-    amount = tables.Column(verbose_name=_lazy("Claimed (yuan)"), attrs={"td": {"class": "num"}})
+    outlet = tables.Column(verbose_name=gettext_lazy("Outlet"), accessor="outlet__code", orderable=False)
+    reason = tables.Column(verbose_name=gettext_lazy("What happened"))
+    amount = tables.Column(verbose_name=gettext_lazy("Claimed (yuan)"), attrs={"td": {"class": "num"}})
     settled = tables.Column(
-        verbose_name=_lazy("Accepted / paid (yuan)"), empty_values=(), orderable=False, attrs={"td": {"class": "num"}}
+        verbose_name=gettext_lazy("Accepted / paid (yuan)"),
+        empty_values=(),
+        orderable=False,
+        attrs={"td": {"class": "num"}},
     )
-    status = tables.Column(verbose_name=_lazy("Status"))
-    filed_at = tables.Column(verbose_name=_lazy("Filed at"))
+    status = tables.Column(verbose_name=gettext_lazy("Status"))
+    filed_at = tables.Column(verbose_name=gettext_lazy("Filed at"))
 
     detail_url_name = "settlement:claim-detail"
 
@@ -56,7 +61,7 @@ class ClaimTable(tables.Table):
 
 
 class OutletClaimTable(ClaimTable):
-    shop = tables.Column(verbose_name=_lazy("Shop"), accessor="shop__name", orderable=False)
+    shop = tables.Column(verbose_name=gettext_lazy("Shop"), accessor="shop__name", orderable=False)
     detail_url_name = "outlet:claim-detail"
 
     class Meta(ClaimTable.Meta):
@@ -65,19 +70,19 @@ class OutletClaimTable(ClaimTable):
 
 
 class TrackerTable(tables.Table):
-    number = tables.Column(verbose_name=_lazy("Service order"), accessor="pk", orderable=False)
-    tracking = tables.Column(verbose_name=_lazy("Tracking no."), accessor="parcel__tracking_no", orderable=False)
-    outlet = tables.Column(verbose_name=_lazy("Outlet"), accessor="outlet__code", orderable=False)
-    status = tables.Column(verbose_name=_lazy("Status"), orderable=False)
+    number = tables.Column(verbose_name=gettext_lazy("Service order"), accessor="pk", orderable=False)
+    tracking = tables.Column(verbose_name=gettext_lazy("Tracking no."), accessor="parcel__tracking_no", orderable=False)
+    outlet = tables.Column(verbose_name=gettext_lazy("Outlet"), accessor="outlet__code", orderable=False)
+    status = tables.Column(verbose_name=gettext_lazy("Status"), orderable=False)
     goods_value = tables.Column(
-        verbose_name=_lazy("Goods' value (yuan)"),
+        verbose_name=gettext_lazy("Goods' value (yuan)"),
         accessor="after_sale__line__paid_amount",
         orderable=False,
         attrs={"td": {"class": "num"}},
     )
-    succeeded_at = tables.Column(verbose_name=_lazy("Intercepted at"), orderable=False)
-    opens = tables.Column(verbose_name=_lazy("Window opens"), empty_values=(), orderable=False)
-    closes = tables.Column(verbose_name=_lazy("Window closes"), empty_values=(), orderable=False)
+    succeeded_at = tables.Column(verbose_name=gettext_lazy("Intercepted at"), orderable=False)
+    opens = tables.Column(verbose_name=gettext_lazy("Window opens"), empty_values=(), orderable=False)
+    closes = tables.Column(verbose_name=gettext_lazy("Window closes"), empty_values=(), orderable=False)
     action = tables.Column(verbose_name="", empty_values=(), orderable=False)
 
     class Meta:

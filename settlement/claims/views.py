@@ -6,7 +6,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import DetailView
 from django_filters.views import FilterView
@@ -155,7 +155,7 @@ class ClaimDetailView(MerchantRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        if self.object.status == Claim.Status.ACCEPTED:
+        if self.object.status in Claim.PAYMENT_DUE_STATUSES:
             context["compensation_form"] = CompensationForm(initial={"amount": self.object.accepted_amount})
         context["window"] = rules.window_facts(self.object.service_order, timezone.now())
         return context
@@ -283,13 +283,13 @@ class OutletClaimAnswerView(OutletStaffRequiredMixin, View):
 class OutletClaimAcceptView(OutletClaimAnswerView):
     form_class = AcceptClaimForm
     service = staticmethod(services.outlet_accept)
-    success_message = _lazy("Accepted: pay the merchant offline; the merchant records the payment.")
+    success_message = gettext_lazy("Accepted: pay the merchant offline; the merchant records the payment.")
 
 
 class OutletClaimDisputeView(OutletClaimAnswerView):
     form_class = DisputeClaimForm
     service = staticmethod(services.outlet_dispute)
-    success_message = _lazy("Disputed: the platform will arbitrate the claim.")
+    success_message = gettext_lazy("Disputed: the platform will arbitrate the claim.")
 
 
 class OutletClaimEvidenceView(OutletStaffRequiredMixin, View):

@@ -18,6 +18,8 @@
       badge.className = "badge badge-so-" + o.status;
       badge.textContent = o.status_label;
       row.querySelector(".reason").textContent = o.reason;
+      var fee = row.querySelector(".fee");
+      if (fee) { fee.textContent = o.fee === null ? "\u2014" : o.fee; }  // charged on success only
     });
     if (p.finished) { root.dataset.finished = "1"; if (p.failed) { window.location.reload(); } return; }
     window.setTimeout(poll, 1000);

@@ -9,7 +9,8 @@ from django.urls import reverse
 from aftersales.models import AfterSale, RefundEntry
 from interception.models import AssistantRule, FeeCharge, InterceptionBatch, ServiceOrder
 from shop.models import Parcel
-from tests.shop.factories import make_courier, make_outlet
+from tests.interception.factories import make_service_order
+from tests.shop.factories import at, make_courier, make_outlet
 
 
 @pytest.fixture
@@ -228,8 +229,30 @@ def test_service_order_csv_exports_exactly_the_filtered_rows(
     lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
     assert len(lines) == 2
     so = ServiceOrder.objects.get()
-    assert lines[1].split(",")[:8] == [so.number, "AS-O-1", "O-1", "YTO-1", "YTO", so.outlet.code, "online", "3.00"]
+    assert lines[1].split(",")[:10] == [
+        *(so.number, "AS-O-1", "O-1", "YTO-1", "圆通", so.outlet.code),
+        *("online (platform)", "3.00", "bulk", "succeeded"),
+    ]
     assert json.dumps(lines)  # plain text
+
+
+def test_service_order_csv_in_chinese_has_chinese_headers_and_labels_and_no_fee_on_a_failure(
+    logged_in, shop, yto_outlet
+):
+    make_service_order(shop, yto_outlet, status="succeeded", succeeded_at=at("2026-11-22 10:01"))
+    make_service_order(shop, yto_outlet, status="failed", failure_reason="已签收")
+
+    response = logged_in.get(reverse("interception:service-orders-csv"), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    rows = [line.split(",") for line in b"".join(response.streaming_content).decode("utf-8-sig").splitlines()]
+    assert rows[0] == [
+        *("服务单", "售后单", "订单号", "运单号", "快递公司", "网点", "结算方式", "费用（元）", "发起方式", "状态"),
+        *("失败原因", "退回失败原因", "发起时间", "成功时间"),
+    ]
+    assert sorted(row[6:11] for row in rows[1:]) == [
+        ["线上（平台）", "", "售后详情", "失败", "已签收"],
+        ["线上（平台）", "3.00", "售后详情", "成功", ""],
+    ]
 
 
 def test_service_order_query_lists_the_shops_orders_without_counting_them(

@@ -274,7 +274,8 @@ def test_the_csv_export_holds_exactly_the_filtered_rows_with_shanghai_times(clie
         "Failure reason\r\n"
         f"SO{offline.pk:08d},茶叶小铺,JT-C,极兔,offline settlement,4.50,succeeded,2026-11-22 08:00:00,"
         "2026-11-22 08:00:05,\r\n"
-        f"SO{failed.pk:08d},示例小店,JT-B,极兔,online (platform),3.00,failed,2026-11-21 00:00:00,,already signed\r\n"
+        # a failed interception was not charged: no fee, as in the fee ledger
+        f"SO{failed.pk:08d},示例小店,JT-B,极兔,online (platform),,failed,2026-11-21 00:00:00,,already signed\r\n"
     )
 
 

@@ -108,7 +108,9 @@ def test_the_csv_and_xlsx_exports_hold_the_listed_rows_cell_for_cell(scale_clien
         ["" if value is None else value for value in row] for row in workbook.active.iter_rows(values_only=True)
     ]
 
-    assert csv_rows[0][:3] == ["Service order", "After-sale", "Order"]
+    assert csv_rows[0][:3] == ["Service order", "After-sale", "Order no."]
+    # Failed interceptions cost nothing: no fee, as in the fee ledger; codes read as labels.
+    assert {(row[7], row[9]) for row in csv_rows[1:]} == {("", "failed")}
     assert [row[0] for row in csv_rows[1:]] == [order.number for order in failed]
     assert xlsx_rows == csv_rows
     assert workbook.active.title == "service orders"

@@ -94,7 +94,7 @@ class BillError(Exception):
 
 @dataclass(frozen=True)
 class BillLine:
-    line: int  # the line (CSV) or row (XLSX) number in the file, 1 = the first
+    line: int  # the row number as a spreadsheet shows the file (CSV record or XLSX row), 1 = the first
     tracking_no: str
     fee: Decimal
 
@@ -144,8 +144,10 @@ def _delimiter(text: str) -> str:
 def _csv_rows(text: str) -> Iterator[tuple[int, list]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        for row in reader:
-            yield reader.line_num, row
+        # The row's number as a spreadsheet program shows the file (header = 1, first line below it = 2),
+        # which the outlet quotes: one per record, so a quoted cell over two lines does not shift the
+        # rows after it (reader.line_num counts physical lines, and ends on the record's last one).
+        yield from enumerate(reader, start=1)
     except csv.Error as error:
         raise BillError(
             [_("Line %(line)s: the CSV cannot be read (%(error)s).") % {"line": reader.line_num, "error": error}]

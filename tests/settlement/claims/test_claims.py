@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_q.models import Schedule
 
 from settlement.claims import services as claims
@@ -358,6 +358,67 @@ def test_an_operator_compensates_a_claim_in_arbitration(in_arbitration, operator
     assert (log.to_status, log.user, log.note) == ("compensated", operator, "compensation of 70.00 yuan: 网点未能举证")
 
 
+def test_an_arbitration_pay_decision_without_a_payment_records_the_amount_owed_not_a_payment(in_arbitration, operator):
+    claim = claims.decide_arbitration(
+        claim_id=in_arbitration.pk, user=operator, compensate=True, amount=Decimal("70.00"), note="网点未能举证"
+    )
+
+    claim.refresh_from_db()
+    assert (claim.status, claim.accepted_amount, claim.compensated_amount, claim.payment_reference) == (
+        "awarded",
+        Decimal("70.00"),
+        None,
+        "",
+    )
+    assert claim.closed_at is None
+    assert str(claim.get_status_display()) == "awarded by arbitration, payment due"
+
+
+def test_an_awarded_claim_is_compensated_when_the_merchant_records_the_payment(
+    in_arbitration, operator, shop, merchant
+):
+    claims.decide_arbitration(
+        claim_id=in_arbitration.pk, user=operator, compensate=True, amount=Decimal("70.00"), note="网点未能举证"
+    )
+
+    claim = claims.record_compensation(
+        claim_id=in_arbitration.pk, shop=shop, user=merchant, payment_reference="BANK-7", amount=Decimal("70.00")
+    )
+
+    claim.refresh_from_db()
+    assert (claim.status, claim.compensated_amount, claim.payment_reference) == (
+        "compensated",
+        Decimal("70.00"),
+        "BANK-7",
+    )
+    assert list(claim.logs.values_list("to_status", flat=True))[-2:] == ["awarded", "compensated"]
+
+
+def test_an_awarded_claim_cannot_be_recorded_as_paid_above_the_award_and_nothing_changes(
+    in_arbitration, operator, shop, merchant
+):
+    claims.decide_arbitration(
+        claim_id=in_arbitration.pk, user=operator, compensate=True, amount=Decimal("70.00"), note="网点未能举证"
+    )
+    before = list(Claim.objects.values_list("status", "compensated_amount", "payment_reference"))
+
+    with pytest.raises(DomainError):
+        claims.record_compensation(
+            claim_id=in_arbitration.pk, shop=shop, user=merchant, payment_reference="BANK-7", amount=Decimal("70.01")
+        )
+
+    assert list(Claim.objects.values_list("status", "compensated_amount", "payment_reference")) == before
+
+
+def test_a_claim_rejected_by_arbitration_is_not_labelled_a_merchant_rejection_in_chinese(in_arbitration, operator):
+    claim = claims.decide_arbitration(claim_id=in_arbitration.pk, user=operator, compensate=False, note="证据不足")
+
+    with translation.override("zh-hans"):
+        label = str(claim.get_status_display())
+    assert label == "平台驳回"
+    assert "商家" not in label
+
+
 def test_an_operator_rejects_a_claim_in_arbitration(in_arbitration, operator):
     claim = claims.decide_arbitration(claim_id=in_arbitration.pk, user=operator, compensate=False, note="证据不足")
 
@@ -440,7 +501,7 @@ def test_only_an_accepted_claim_can_be_marked_paid(submitted, shop, merchant):
         lambda: claims.record_compensation(
             claim_id=submitted.pk, shop=shop, user=merchant, payment_reference="WX-1", amount=Decimal("10.00")
         ),
-        "Only a claim the outlet accepted can be marked as paid.",
+        "Only a claim the outlet accepted or arbitration awarded can be marked as paid.",
     )
 
 

@@ -51,13 +51,15 @@ def test_the_operator_compensates_through_the_service(client, operator, in_arbit
     assert response.status_code == 302
     assert response["Location"] == reverse("admin:settlement_claim_change", args=[in_arbitration.pk])
     claim = Claim.objects.get()
-    assert (claim.status, claim.compensated_amount, claim.decision_note) == (
-        "compensated",
+    # No payment reference with the decision: the amount is owed, not yet paid.
+    assert (claim.status, claim.accepted_amount, claim.compensated_amount, claim.decision_note) == (
+        "awarded",
         Decimal("75.00"),
+        None,
         "网点无法举证",
     )
     log = claim.logs.last()
-    assert (log.from_status, log.to_status, log.user) == ("arbitration", "compensated", operator)
+    assert (log.from_status, log.to_status, log.user) == ("arbitration", "awarded", operator)
 
 
 def test_the_operator_rejects_through_the_service(client, operator, in_arbitration):

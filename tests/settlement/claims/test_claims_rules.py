@@ -147,3 +147,31 @@ def test_window_closed_before_agrees_with_the_window(success, closed):
     now = at("2026-12-01 18:00")
     assert (success < rules.window_closed_before(now)) is closed
     assert (now > rules.claim_window(success).closes_at) is closed
+
+
+@pytest.mark.parametrize(
+    ("status", "now", "may"),
+    [
+        ("succeeded", at("2026-11-01 10:05"), False),  # intercepted minutes ago
+        ("succeeded", at("2026-11-08 09:59"), False),  # a minute before day 7
+        ("succeeded", at("2026-11-08 10:00"), True),  # the window opens: day 7
+        ("returning", at("2026-11-20 12:00"), True),
+        ("return_failed", at("2026-12-01 23:59"), True),  # the last day of the window
+        ("return_failed", at("2026-12-02 00:00"), False),  # closed
+        ("returned", at("2026-11-20 12:00"), False),  # came back: nothing to complain about
+        ("failed", at("2026-11-20 12:00"), False),
+    ],
+)
+def test_the_complaint_hint_shows_only_inside_the_claim_window(status, now, may):
+    assert rules.may_complain_now(status, at("2026-11-01 10:00"), now) is may
+
+
+def test_the_service_order_row_offers_no_complaint_before_day_seven_and_does_from_day_seven():
+    from types import SimpleNamespace
+
+    from settlement.claims.extensions import claim_link
+
+    row = SimpleNamespace(pk=7, status="succeeded", succeeded_at=at("2026-11-01 10:00"))
+    assert claim_link(row, now=at("2026-11-01 10:30")) is None
+    link = claim_link(row, now=at("2026-11-08 10:00"))
+    assert (link.key, link.url) == ("claim", "/settlement/claims/new/7/")

@@ -508,3 +508,26 @@ def test_the_hostile_workbook_gets_its_message_on_the_statement_page_and_nothing
     ]
     assert Reconciliation.objects.count() == 0
     assert snapshot() == before
+
+
+# --- line numbers as the outlet's file shows them ----------------------------------------------------
+
+
+def test_csv_bill_lines_are_numbered_as_a_spreadsheet_shows_the_file_the_header_being_line_1():
+    data = csv_bytes("运单号,费用\nYT001,2.50\nYT002,3.00\n")
+    assert [line for line, _no, _fee in lines_of(data)] == [2, 3]
+
+
+def test_a_csv_cell_over_two_lines_does_not_shift_the_numbers_of_the_lines_after_it():
+    data = csv_bytes('运单号,费用,备注\nYT001,2.50,"第一行\n第二行"\nYT002,3.00,\n')
+    assert [(line, no) for line, no, _fee in lines_of(data)] == [(2, "YT001"), (3, "YT002")]
+
+
+def test_xlsx_bill_lines_carry_the_sheets_row_numbers_with_a_title_row_above_the_header():
+    data = xlsx_bytes([["YTO-SH-001 2026年11月 拦截费账单"], ["运单号", "费用"], ["YT001", 2.5], ["YT002", 3]])
+    assert [(line, no) for line, no, _fee in lines_of(data)] == [(3, "YT001"), (4, "YT002")]
+
+
+def test_xlsx_bill_lines_are_numbered_from_2_below_a_header_in_row_1():
+    data = xlsx_bytes([["运单号", "费用"], ["YT001", 2.5]])
+    assert lines_of(data) == [(2, "YT001", Decimal("2.50"))]
