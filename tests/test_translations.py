@@ -43,7 +43,7 @@ ALLOWED_WORDS = {
     *("SKU", "ID", "CSV", "XLSX", "URL", "API", "HTTP", "HTTPS", "JSON", "HMAC", "SHA", "IM", "ERP"),
     *("GET", "POST"),
     *("PNG", "JPEG", "JPG", "WebP", "MB", "KB", "UTC", "GMT", "ISO", "OK", "Django", "Token", "Bearer"),
-    *("merchant", "agent", "global", "operator", "outlet", "yto", "jt", "demo", "shop", "pass"),
+    *("merchant", "agent", "finance", "clerk", "global", "operator", "outlet", "yto", "jt", "demo", "shop", "pass"),
     # Parts of outlet codes (YTO-SH-001: checked as a whole, it has digits); a courier code alone is flagged.
     *("SH", "GZ", "YW", "HZ", "BJ", "SZ", "CD", "WH", "NJ"),
     *("DS", "DG", "AS", "SO", "ASDS", "ASDG", "AM", "PM", "px", "kg", "g", "L", "ml", "m", "cm"),
