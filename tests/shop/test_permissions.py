@@ -1,11 +1,12 @@
 """Permission sets as the issue's "done when" reads them: the demo's `agent` (after-sales handling only)
 and `finance` (settlement only) against the pages, the services the admin and the API call, and the API."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from aftersales import services as aftersales_services
 from aftersales.models import AfterSale
@@ -159,7 +160,10 @@ def test_finance_sees_the_workbench_bulk_actions_and_exports_disabled_and_the_cl
     from tests.interception.factories import make_service_order
 
     make_refund_only_in_transit(shop, yto_outlet)
-    service_order = make_service_order(shop, yto_outlet, status="succeeded")
+    # Eight days after the success: inside the claim window, so the row offers the claim link.
+    service_order = make_service_order(
+        shop, yto_outlet, status="succeeded", succeeded_at=timezone.now() - timedelta(days=8)
+    )
     agent_client = _logged_in(client, _agent(shop))
     claim_link = agent_client.get(reverse("interception:service-orders")).content.decode()
     client.force_login(_finance(shop))
