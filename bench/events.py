@@ -325,30 +325,36 @@ class ServerDidNotStart(RuntimeError):
 class Server:
     """gunicorn serving config.wsgi on a free loopback port, in its own process group."""
 
-    def __init__(self, workers: int = WORKERS):
+    def __init__(self, workers: int = WORKERS, env: dict[str, str] | None = None, name: str = "events"):
         self.workers = workers
+        self.extra_env = env or {}  # e.g. the broker and queue of a cluster run
+        self.name = name
 
     def __enter__(self) -> "Server":
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        env = os.environ | {
-            "DJANGO_SETTINGS_MODULE": "config.settings.prod",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
-            "PLATFORM_EVENTS_SECRET": EVENTS_SECRET,
-            "CARRIER_CALLBACK_SECRET": secrets.token_urlsafe(32),
-            "LOG_LEVEL": "WARNING",
-        }
+        env = (
+            os.environ
+            | {
+                "DJANGO_SETTINGS_MODULE": "config.settings.prod",
+                "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+                "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+                "DJANGO_SECURE_SSL_REDIRECT": "0",
+                "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+                "PLATFORM_EVENTS_SECRET": EVENTS_SECRET,
+                "CARRIER_CALLBACK_SECRET": secrets.token_urlsafe(32),
+                "LOG_LEVEL": "WARNING",
+            }
+            | self.extra_env
+        )
         if not env["DATABASE_URL"]:
             raise RuntimeError("DATABASE_URL must name the scratch database the server is to use")
         command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}"]
         command += ["--workers", str(self.workers), "--worker-class", WORKER_CLASS, "--log-level", "warning"]
         if WORKER_CLASS == "gthread":
             command += ["--threads", str(THREADS)]
-        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "bench_events_gunicorn.log"), "wb")
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), f"bench_{self.name}_gunicorn.log"), "wb")
         started = time.monotonic()
         self.process = subprocess.Popen(
             command, cwd=BASE_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True

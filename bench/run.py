@@ -1,7 +1,7 @@
 """`make bench`: the back office at a million after-sales, measured in one run, next to Django admin.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_bench .venv/bin/python -m bench.run
-        [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events]
+        [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events,cluster]
 
 Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
 migrated, then filled by `bench/seed_scale/` up to --after-sales in the shop "scale-shop" unless it
@@ -27,7 +27,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 RESULTS = BASE_DIR / "bench" / "results"
 README = BASE_DIR / "README.md"
-PARTS = ("workbench", "exports", "sweep", "intercept", "events")
+PARTS = ("workbench", "exports", "sweep", "intercept", "events", "cluster")
 SHOP_CODE = "scale-shop"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -60,6 +60,13 @@ TARGETS = {
     "events_p50_ms": ("platform event latency, 4 workers, median", "ms", "≤ 15", lambda v: v <= 15),
     "events_per_s_8w": ("platform events through gunicorn, 8 workers", "events/s", "≥ 300", lambda v: v >= 300),
     "events_p50_ms_8w": ("platform event latency, 8 workers, median", "ms", "≤ 15", lambda v: v <= 15),
+    "cluster_lost": ("scale-out run: events, parcels, refunds or notifications lost", "", "0", lambda v: v == 0),
+    "cluster_duplicated": ("scale-out run: any of them done twice", "", "0", lambda v: v == 0),
+    "cluster_5xx": ("scale-out run: 5xx or unanswered requests", "", "0", lambda v: v == 0),
+    "cluster_events_per_s": ("scale-out run: events/s beside the interception and reads", "events/s", "", None),
+    "cluster_events_p95_ms": ("scale-out run: event latency, p95", "ms", "", None),
+    "cluster_intercept_s": ("scale-out run: 1 000-parcel interception, last result", "s", "", None),
+    "cluster_workbench_p95_ms": ("scale-out run: workbench read through gunicorn, p95", "ms", "", None),
 }
 
 
