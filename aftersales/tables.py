@@ -1,8 +1,11 @@
 """The workbench table: one row per after-sale, rendered from the selector's joins, no per-row query."""
 
+import inspect
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 from html import escape as esc
+from operator import attrgetter
 from urllib.parse import quote
 
 import django_tables2 as tables
@@ -173,29 +176,35 @@ class WorkbenchTable(tables.Table):
         """
         return mark_safe("".join(self._row_html(record, counter) for counter, record in enumerate(self.data)))
 
+    @cached_property
+    def _cells(self) -> list[tuple[str, Callable]]:
+        """Each shown column's opening <td> and the function writing its cell, in the table's own order.
+
+        Read off the table's columns once a page: a column added to the class or to Meta.sequence, or
+        hidden, is written here as django-tables2 would, with no second list of columns to keep.
+        """
+        return [(f"<td {bound.attrs['td'].as_html()}>", self._cell_writer(bound)) for bound in self.columns]
+
+    def _cell_writer(self, bound) -> Callable:
+        # The cell as django-tables2 writes it: the column's own render() (the checkbox), else the
+        # table's render_<name>(record=… or value=…), else the value escaped.
+        render = getattr(self, f"render_{bound.name}", None)
+        if render is None and type(bound.column).render is not tables.Column.render:
+            return bound.column.render
+        value = attrgetter(bound.accessor.replace("__", "."))
+        if render is None:
+            return lambda record: esc(str(value(record)))
+        if "record" in inspect.signature(render).parameters:
+            return render
+        return lambda record: render(value(record))
+
     def _row_html(self, record, counter: int) -> str:
-        # Every render_* returns safe HTML; the order number is the one raw value.
-        select = self.columns["select"].column.render(record)
         row_class = countdown_class(record.deadline, self.now)
         row_class = (
             f"{row_class} {'odd' if counter % 2 else 'even'}" if row_class else ("odd" if counter % 2 else "even")
         )
-        return (
-            f'<tr class="{row_class}"><td class="select">{select}</td>'
-            f"<td >{self.render_after_sale_no(record)}</td>"
-            f"<td >{esc(record.order.order_no)}</td>"
-            f"<td >{self.render_goods(record.line.title)}</td>"
-            f"<td >{self.render_type(record.type)}</td>"
-            f"<td >{self.render_reason(record.reason)}</td>"
-            f'<td class="num">{self.render_amount(record.amount)}</td>'
-            f'<td class="num">{self.render_refunded_amount(record.refunded_amount)}</td>'
-            f"<td >{self.render_status(record)}</td>"
-            f"<td >{self.render_tags(record)}</td>"
-            f"<td >{self.render_parcel(record)}</td>"
-            f"<td >{self.render_flag(record)}</td>"
-            f"<td >{self.render_deadline(record)}</td>"
-            f"<td >{self.render_buyer(record)}</td></tr>"
-        )
+        cells = "".join(f"{td}{write(record)}</td>" for td, write in self._cells)
+        return f'<tr class="{row_class}">{cells}</tr>'
 
     @cached_property
     def tz(self):

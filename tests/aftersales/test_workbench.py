@@ -657,6 +657,53 @@ def test_a_withdrawn_request_does_not_count_towards_the_abuse_hint(en, merchant,
     assert 'class="abuse flagged"' not in html
 
 
+HOSTILE = "<b>&\"'😀</b>"
+
+
+def generic_rows(table) -> str:
+    """The rows as django-tables2's own per-cell dispatch renders them."""
+    from django.template import Context, Template
+
+    return Template(
+        "{% for row in table.paginated_rows %}<tr {{ row.attrs.as_html }}>"
+        "{% for column, cell in row.items %}<td {{ column.attrs.td.as_html }}>{{ cell }}</td>{% endfor %}"
+        "</tr>{% endfor %}"
+    ).render(Context({"table": table}))
+
+
+def test_hostile_text_in_every_free_text_cell_is_escaped_as_django_tables2_escapes_it(merchant, shop, yto_outlet):
+    from aftersales.tables import WorkbenchTable
+
+    buyer = Buyer.objects.create(external_id="hostile", nickname=HOSTILE)
+    make_after_sale_on_new_order(
+        shop, no="AS-HOSTILE", order_no="O-<&\"'>", title=HOSTILE, remark=HOSTILE, buyer=buyer,
+        parcel_status=Parcel.Status.IN_TRANSIT, outlet=yto_outlet, tracking_no="YT-HOSTILE",
+    )  # fmt: skip
+    table = WorkbenchTable(list(selectors.after_sales_for_shop(shop=shop)), shop=shop)
+    html = table.body_html
+    assert html == generic_rows(table)
+    assert "<b>" not in html
+    assert "O-&lt;&amp;&quot;&#x27;&gt;" in html
+    assert "&lt;b&gt;&amp;&quot;&#x27;😀&lt;/b&gt;" in html
+
+
+def test_the_rows_follow_the_tables_own_columns_when_they_change(merchant, shop, yto_outlet):
+    """The fast rows are read off the column list: reordered or hidden columns are written as declared."""
+    from aftersales.tables import WorkbenchTable
+
+    class Reordered(WorkbenchTable):
+        class Meta(WorkbenchTable.Meta):
+            sequence = ("buyer", "amount", "select", "after_sale_no", "...")
+            exclude = ("goods", "flag")
+
+    make_after_sale_on_new_order(shop, no="AS-COLS", remark=HOSTILE, parcel_status=Parcel.Status.SIGNED)
+    table = Reordered(list(selectors.after_sales_for_shop(shop=shop)), shop=shop)
+    html = table.body_html
+    assert html == generic_rows(table)
+    assert html.count("<td") == len(WorkbenchTable.base_columns) - 2
+    assert html.index('class="num"') < html.index('class="select"')
+
+
 def test_the_rows_are_written_as_django_tables2_would_render_them(rf, merchant, rows):
     """body_html skips django-tables2's per-cell dispatch for speed; its markup must not drift from it."""
     from django.template import Context, Template
