@@ -6,8 +6,9 @@
 Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
 migrated, then filled by `bench/seed_scale/` up to --after-sales in the shop "scale-shop" unless it
 holds that many already; `--only=` only seeds), each part of this package measures what it names
-and returns its figures. The run writes bench/results/latest.json and latest.md, and the table into
-README.md between its bench markers. A part that fails is reported and makes the run exit 1; the others still run.
+and returns its figures. The run writes bench/results/latest.json and latest.md (a run of some
+parts replaces only their figures there), and, for a whole run, the table into README.md between
+its bench markers. A part that fails is reported and makes the run exit 1; the others still run.
 """
 
 import argparse
@@ -249,9 +250,19 @@ def main() -> int:
     context = Context(shop_id=0, user_id=0, after_sales=0, quick=args.quick)
     context.shop_id, context.user_id, context.after_sales = ensure_volume(args.after_sales, context.log)
     results: dict = {"after_sales": context.after_sales}
+    parts = [part.strip() for part in args.only.split(",") if part.strip()]
+    if not parts:  # `--only=`: the database is seeded, nothing is measured and no result is touched
+        context.log(f"seeded: {context.after_sales:,} after-sales in {time.monotonic() - started:.0f} s; no part run")
+        return 0
+    whole = set(parts) >= set(PARTS)
+    if not whole and (RESULTS / "latest.json").exists():
+        # Some parts only: their figures replace theirs in the last results, the others' stay.
+        previous = json.loads((RESULTS / "latest.json").read_text())
+        previous.pop("meta", None)
+        results = previous | results
     failed = []
     with schedules_paused():
-        for name in [part.strip() for part in args.only.split(",") if part.strip()]:
+        for name in parts:
             context.log(f"— {name} —")
             try:
                 results.update(importlib.import_module(f"bench.{name}").run(context))
@@ -264,13 +275,14 @@ def main() -> int:
         "commit": commit(),
         "quick": args.quick,
         "failed": failed,
+        "parts": parts,
         "machine": machine(),
     }
     table = markdown(results, meta, context.tables, context.notes)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps({**results, "meta": meta}, indent=2, ensure_ascii=False) + "\n")
     (RESULTS / "latest.md").write_text(table)
-    if not args.quick:
+    if whole and not args.quick:  # the README's table is always one whole run
         update_readme(table)
     print(table)
     return 1 if failed else 0
