@@ -11,14 +11,18 @@ sees it on the API page, can enable it again and send any delivery again.
 """
 
 import http.client
+import ipaddress
 import json
 import logging
 import secrets
+import socket
+import ssl
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -60,10 +64,72 @@ USER_AGENT = "aftersales-backoffice-webhooks/1"
 
 # --- endpoints -----------------------------------------------------------------------------------
 def check_url(url: str) -> str:
+    """The URL, if it may be registered: http(s), a host, and (unless private targets are allowed)
+    only public addresses behind the host, so that nobody points the sender at the machines inside."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise DomainError(_("The URL must start with http:// or https:// and name a host."), code="invalid_url")
+    try:
+        parts.port  # noqa: B018 (urlsplit checks the port only when it is read)
+    except ValueError:
+        raise DomainError(_("The URL's port is not a number from 1 to 65535."), code="invalid_url") from None
+    if not settings.WEBHOOK_ALLOW_PRIVATE_TARGETS:
+        vetted_addresses(parts.hostname, parts.port or default_port(parts.scheme))
     return url.strip()
+
+
+# --- where a delivery may connect ---------------------------------------------------------------
+def is_public(address: str) -> bool:
+    """Whether an IP address is one of the Internet's: not loopback, private, link-local (cloud
+    metadata), shared, multicast, reserved or unspecified; an IPv4 address inside IPv6 counts as itself."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            ip = embedded
+    return ip.is_global and not ip.is_multicast
+
+
+def default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
+
+
+def vetted_addresses(host: str, port: int) -> list[str]:
+    """The host's addresses, each of them public; a DomainError (nothing connected to) otherwise."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise DomainError(_("The URL's host name does not resolve."), code="invalid_url") from None
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    if not addresses or not all(is_public(address) for address in addresses):
+        raise DomainError(
+            _("The URL points at a private, loopback or reserved address: only public addresses are allowed."),
+            code="invalid_url",
+        )
+    return addresses
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the vetted address; the Host header still names the host."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The same over TLS: SNI and the certificate are checked against the host name, not the address."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self):
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 @transaction.atomic
@@ -206,8 +272,19 @@ def dispatch_changes(batch: int = DISPATCH_BATCH) -> int:
 
 # --- sending -------------------------------------------------------------------------------------
 def post(url: str, body: bytes, secret: str) -> tuple[int | None, str]:
-    """POST the body, signed; (status, error). No redirects followed, 10 s timeout, no proxies."""
+    """POST the body, signed; (status, error). No redirects followed, 10 s timeout, no proxies.
+
+    The host is resolved again now (DNS may have changed since the endpoint was registered) and the
+    connection goes to an address vetted now, unless private targets are allowed.
+    """
     parts = urlsplit(url)
+    port = parts.port or default_port(parts.scheme)
+    try:
+        addresses = (
+            [parts.hostname] if settings.WEBHOOK_ALLOW_PRIVATE_TARGETS else vetted_addresses(parts.hostname, port)
+        )
+    except DomainError as exc:
+        return None, str(exc.message)[:300]
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -215,9 +292,9 @@ def post(url: str, body: bytes, secret: str) -> tuple[int | None, str]:
         "X-Backoffice-Timestamp": timestamp,
         "X-Backoffice-Signature": sign(body, timestamp, secret),
     }
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection_class = PinnedHTTPSConnection if parts.scheme == "https" else PinnedHTTPConnection
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = connection_class(parts.hostname, parts.port, timeout=TIMEOUT_SECONDS)
+    connection = connection_class(parts.hostname, port, address=addresses[0], timeout=TIMEOUT_SECONDS)
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()

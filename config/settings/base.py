@@ -293,3 +293,5 @@ API_RATE_LIMIT_BURST = 40
 API_MAX_BODY_BYTES = 16 * 1024 * 1024
 # Rate-limit counters go to Redis when it is set (shared by every web process), else to the database.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Merchant webhooks go to public addresses only (api/webhooks.py); dev and test settings allow this machine.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = False
