@@ -2,9 +2,12 @@
 API_RATE_LIMIT_PER_SECOND a second (20/s sustained, bursts allowed).
 
 The bucket lives where every web process sees it: one row per token in the database (one guarded
-UPDATE a request), or in Redis when REDIS_URL is set (one Lua call). Never in one process's memory.
+UPDATE a request), or in Redis when REDIS_URL is set (one Lua call, keys under
+API_RATE_LIMIT_REDIS_PREFIX so that several deployments can share a server). Never in one process's
+memory. When Redis cannot be reached the database's bucket takes over: requests are still limited.
 """
 
+import logging
 import math
 import time
 
@@ -15,6 +18,8 @@ from django.db.models.functions import Greatest, Least
 from django.db.models.lookups import GreaterThanOrEqual
 
 from .models import ApiToken, RateLimitBucket
+
+logger = logging.getLogger(__name__)
 
 
 def _now() -> float:
@@ -32,7 +37,10 @@ def _burst() -> float:
 def take(token: ApiToken) -> float | None:
     """Take one request from the token's bucket: None when allowed, else seconds to wait (≥ 1)."""
     if getattr(settings, "REDIS_URL", ""):
-        return _take_redis(token.pk)
+        try:
+            return _take_redis(token.pk)
+        except Exception as exc:  # redis.RedisError, OSError: the limit still holds, in the database
+            logger.warning("rate limit: Redis unavailable (%s), using the database", exc)
     return _take_db(token.pk)
 
 
@@ -74,24 +82,29 @@ local burst = tonumber(ARGV[1]); local rate = tonumber(ARGV[2]); local now = ton
 local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
 local tokens = tonumber(bucket[1]) or burst
 local stamp = tonumber(bucket[2]) or now
-tokens = math.min(burst, tokens + (now - stamp) * rate)
+-- math.max: a process whose clock is a little behind the last one's never takes tokens away.
+tokens = math.min(burst, tokens + math.max(now - stamp, 0) * rate)
 local allowed = 0
 if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(math.max(stamp, now)))
 redis.call('EXPIRE', KEYS[1], 3600)
 return {allowed, tostring(tokens)}
 """
-_script = None
+_scripts: dict[str, object] = {}  # REDIS_URL → the registered script (its connection pool)
+
+
+def redis_key(token_id: int) -> str:
+    return f"{getattr(settings, 'API_RATE_LIMIT_REDIS_PREFIX', 'api-rate:')}{token_id}"
 
 
 def _take_redis(token_id: int) -> float | None:
-    global _script
-    if _script is None:
+    url = settings.REDIS_URL
+    if url not in _scripts:
         import redis
 
-        _script = redis.Redis.from_url(settings.REDIS_URL).register_script(_LUA)
+        _scripts[url] = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).register_script(_LUA)
     rate = _rate()
-    allowed, left = _script(keys=[f"api-rate:{token_id}"], args=[_burst(), rate, _now()])
+    allowed, left = _scripts[url](keys=[redis_key(token_id)], args=[_burst(), rate, _now()])
     if int(allowed):
         return None
     return _wait(float(left), rate)

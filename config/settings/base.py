@@ -290,6 +290,8 @@ SETTLEMENT_CLAIM_PAYMENT_ESCALATION_DAYS = int(os.environ.get("SETTLEMENT_CLAIM_
 # Merchant open API (merchant-api.md): per-token rate limit (token bucket) and the largest body read.
 API_RATE_LIMIT_PER_SECOND = 20
 API_RATE_LIMIT_BURST = 40
+# With REDIS_URL: the buckets' keys start with this (one Redis may serve several deployments).
+API_RATE_LIMIT_REDIS_PREFIX = os.environ.get("API_RATE_LIMIT_REDIS_PREFIX", "api-rate:")
 API_MAX_BODY_BYTES = 16 * 1024 * 1024
 # Rate-limit counters go to Redis when it is set (shared by every web process), else to the database.
 REDIS_URL = os.environ.get("REDIS_URL", "")
