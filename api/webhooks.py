@@ -55,6 +55,8 @@ RETRY_DELAYS = (
     timedelta(hours=8),
 )
 DISABLE_AFTER = timedelta(days=3)
+# A claimed delivery is someone's for this long: more than a batch's worst case (4 rounds of 10 s).
+CLAIM_LEASE = timedelta(minutes=2)
 DISPATCH_BATCH = 500
 SEND_CONCURRENCY = 16
 # A batch's worst case is a timeout each: 4 rounds of 10 s, well inside one task run.
@@ -308,16 +310,7 @@ def post(url: str, body: bytes, secret: str) -> tuple[int | None, str]:
 
 def deliver_due(limit: int = SEND_BATCH) -> int:
     """Send the deliveries that are due, CONCURRENCY at a time; how many were attempted."""
-    now = timezone.now()
-    due = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING,
-            next_attempt_at__lte=now,
-            endpoint__active=True,
-        )
-        .select_related("endpoint")
-        .order_by("next_attempt_at", "id")[:limit]
-    )
+    due = claim_due(limit)
     if not due:
         return 0
     # No database work in the pool: it only waits on the receivers.
@@ -326,6 +319,23 @@ def deliver_due(limit: int = SEND_BATCH) -> int:
     for delivery, (status, error) in zip(due, answers, strict=True):
         _record(delivery, status, error)
     return len(due)
+
+
+@transaction.atomic
+def claim_due(limit: int) -> list[WebhookDelivery]:
+    """The due deliveries this worker sends, leased for CLAIM_LEASE so that no other worker sends
+    them meanwhile: rows another worker is claiming are skipped (SKIP LOCKED), not waited for. A
+    worker that dies after claiming leaves its deliveries due again when the lease runs out."""
+    now = timezone.now()
+    due = list(
+        WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__active=True)
+        .select_related("endpoint")
+        .order_by("next_attempt_at", "id")[:limit]
+    )
+    if due:
+        WebhookDelivery.objects.filter(pk__in=[d.pk for d in due]).update(next_attempt_at=now + CLAIM_LEASE)
+    return due
 
 
 @transaction.atomic
