@@ -1,7 +1,7 @@
 """`make bench`: the back office at a million after-sales, measured in one run, next to Django admin.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_bench .venv/bin/python -m bench.run
-        [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events,cluster]
+        [--after-sales 1000000] [--quick] [--only workbench,exports,sweep,intercept,events,api,cluster]
 
 Against DATABASE_URL (a scratch database: created if it is a PostgreSQL one that does not exist,
 migrated, then filled by `bench/seed_scale/` up to --after-sales in the shop "scale-shop" unless it
@@ -28,7 +28,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parents[1]
 RESULTS = BASE_DIR / "bench" / "results"
 README = BASE_DIR / "README.md"
-PARTS = ("workbench", "exports", "sweep", "intercept", "events", "cluster")
+PARTS = ("workbench", "exports", "sweep", "intercept", "events", "api", "cluster")
 SHOP_CODE = "scale-shop"
 README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -61,6 +61,11 @@ TARGETS = {
     "events_p50_ms": ("platform event latency, 4 workers, median", "ms", "≤ 15", lambda v: v <= 15),
     "events_per_s_8w": ("platform events through gunicorn, 8 workers", "events/s", "≥ 300", lambda v: v >= 300),
     "events_p50_ms_8w": ("platform event latency, 8 workers, median", "ms", "≤ 15", lambda v: v <= 15),
+    "api_page_median_ms": ("merchant API, a page of 100 after-sales, median", "ms", "≤ 30", lambda v: v <= 30),
+    "api_page_queries": ("merchant API page, queries at the start", "", "", None),
+    "api_page_deep_queries": ("merchant API page, queries half-way through the feed", "", "the same", None),
+    "api_sync_per_s": ("merchant API, the whole sync by cursors", "after-sales/s", "≥ 3 000", lambda v: v >= 3000),
+    "api_webhooks_per_s": ("webhook deliveries, 2 workers", "deliveries/s", "≥ 200", lambda v: v >= 200),
     "cluster_lost": ("scale-out run: events, parcels, refunds or notifications lost", "", "0", lambda v: v == 0),
     "cluster_duplicated": ("scale-out run: any of them done twice", "", "0", lambda v: v == 0),
     "cluster_5xx": ("scale-out run: 5xx or unanswered requests", "", "0", lambda v: v == 0),
