@@ -18,50 +18,110 @@ def when(value: datetime | None) -> str | None:
 
 
 def refund_json(entry: RefundEntry, *, order_no: str, line_no: str, after_sale_no: str | None) -> dict:
+    row = {name: getattr(entry, name) for name in REFUND_FIELDS}
+    return refund_row_json(row, order_no=order_no, line_no=line_no, after_sale_no=after_sale_no)
+
+
+def refund_row_json(row: dict, *, order_no: str, line_no: str, after_sale_no: str | None) -> dict:
+    """The contract's refund from a row of REFUND_FIELDS."""
     return {
-        "id": entry.pk,
+        "id": row["id"],
         "order_no": order_no,
         "line_no": line_no,
         "after_sale_no": after_sale_no,
-        "kind": entry.kind,
-        "amount": money(entry.amount),
-        "actor": entry.actor,
-        "reason": entry.reason,
-        "at": when(entry.created_at),
+        "kind": row["kind"],
+        "amount": money(row["amount"]),
+        "actor": row["actor"],
+        "reason": row["reason"],
+        "at": when(row["created_at"]),
     }
+
+
+# The columns an after-sale's JSON is made of, for `.values()`: a sync page builds 100 of them from
+# plain rows (api.selectors.after_sale_rows), which costs a fraction of building six models a row.
+AFTER_SALE_FIELDS = (
+    "id",
+    "after_sale_no",
+    "order__order_no",
+    "line__line_no",
+    "type",
+    "status",
+    "reason",
+    "buyer_note",
+    "amount",
+    "refunded_amount",
+    "sequence",
+    "multi_refund",
+    "deadline",
+    "flag",
+    "remark",
+    "version",
+    "applied_at",
+    "updated_at",
+    "buyer__external_id",
+    "buyer__nickname",
+    "parcel_id",
+    "parcel__tracking_no",
+    "parcel__courier__code",
+    "parcel__status",
+)
+REFUND_FIELDS = ("id", "after_sale_id", "kind", "amount", "actor", "reason", "created_at")
+OPEN_STATUSES = frozenset(AfterSale.OPEN_STATUSES)
 
 
 def after_sale_json(after_sale: AfterSale) -> dict:
     """`after_sale` from api.selectors (order, line, buyer, parcel's courier joined; refunds prefetched)."""
-    order_no, line_no = after_sale.order.order_no, after_sale.line.line_no
     parcel = after_sale.parcel
+    row = {
+        name: getattr(after_sale, name) for name in AFTER_SALE_FIELDS if "__" not in name and name != "parcel_id"
+    } | {
+        "order__order_no": after_sale.order.order_no,
+        "line__line_no": after_sale.line.line_no,
+        "buyer__external_id": after_sale.buyer.external_id,
+        "buyer__nickname": after_sale.buyer.nickname,
+        "parcel_id": after_sale.parcel_id,
+        "parcel__tracking_no": parcel.tracking_no if parcel else None,
+        "parcel__courier__code": parcel.courier.code if parcel else None,
+        "parcel__status": parcel.status if parcel else None,
+    }
+    refunds = [{name: getattr(entry, name) for name in REFUND_FIELDS} for entry in after_sale.refunds.all()]
+    return after_sale_row_json(row, refunds)
+
+
+def after_sale_row_json(row: dict, refunds: list[dict]) -> dict:
+    """The contract's after-sale from a row of AFTER_SALE_FIELDS and its refunds' rows, oldest first."""
+    order_no, line_no, after_sale_no = row["order__order_no"], row["line__line_no"], row["after_sale_no"]
     return {
-        "after_sale_no": after_sale.after_sale_no,
+        "after_sale_no": after_sale_no,
         "order_no": order_no,
         "line_no": line_no,
-        "type": after_sale.type,
-        "status": after_sale.status,
-        "reason": after_sale.reason,
-        "note": after_sale.buyer_note,
-        "amount": money(after_sale.amount),
-        "refunded_amount": money(after_sale.refunded_amount),
-        "sequence": after_sale.sequence,
-        "multi_refund": after_sale.multi_refund,
-        "deadline": when(after_sale.deadline) if after_sale.is_open else None,
-        "flag": after_sale.flag,
-        "remark": after_sale.remark,
-        "version": after_sale.version,
-        "created_at": when(after_sale.applied_at),
-        "updated_at": when(after_sale.updated_at),
-        "buyer": {"id": after_sale.buyer.external_id, "nickname": after_sale.buyer.nickname},
+        "type": row["type"],
+        "status": row["status"],
+        "reason": row["reason"],
+        "note": row["buyer_note"],
+        "amount": money(row["amount"]),
+        "refunded_amount": money(row["refunded_amount"]),
+        "sequence": row["sequence"],
+        "multi_refund": row["multi_refund"],
+        "deadline": when(row["deadline"]) if row["status"] in OPEN_STATUSES else None,
+        "flag": row["flag"],
+        "remark": row["remark"],
+        "version": row["version"],
+        "created_at": when(row["applied_at"]),
+        "updated_at": when(row["updated_at"]),
+        "buyer": {"id": row["buyer__external_id"], "nickname": row["buyer__nickname"]},
         "parcel": (
-            {"tracking_no": parcel.tracking_no, "courier": parcel.courier.code, "status": parcel.status}
-            if parcel is not None
+            {
+                "tracking_no": row["parcel__tracking_no"],
+                "courier": row["parcel__courier__code"],
+                "status": row["parcel__status"],
+            }
+            if row["parcel_id"] is not None
             else None
         ),
         "refunds": [
-            refund_json(entry, order_no=order_no, line_no=line_no, after_sale_no=after_sale.after_sale_no)
-            for entry in after_sale.refunds.all()
+            refund_row_json(refund, order_no=order_no, line_no=line_no, after_sale_no=after_sale_no)
+            for refund in refunds
         ],
     }
 

@@ -111,6 +111,10 @@ def timed(client: Client, params: dict, repeat: int) -> dict:
 
 
 # --- webhooks ------------------------------------------------------------------------------------
+class Server(ThreadingHTTPServer):
+    request_queue_size = 128  # two workers open up to 16 connections each at once
+
+
 class Receiver:
     """A threaded HTTP server on loopback answering every POST 200, counting them."""
 
@@ -133,8 +137,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        ThreadingHTTPServer.request_queue_size = 128
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -18,6 +18,10 @@ from tests.api.conftest import error_of
 pytestmark = pytest.mark.django_db
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 64  # a sender opens up to 16 connections at once, two workers twice that
+
+
 class Receiver:
     """A local HTTP server that records what it receives and answers with the statuses queued."""
 
@@ -39,7 +43,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
