@@ -19,7 +19,7 @@ class Actor(models.TextChoices):
     PLATFORM = "platform", _("platform rule")  # e.g. refund after refusal agreed automatically
     TIMEOUT = "timeout", _("timeout")  # the merchant's deadline passed
     ASSISTANT_RULE = "assistant_rule", _("after-sales assistant rule")
-    INTERCEPTION = "interception", _("interception success")
+    INTERCEPTION = "interception", _("courier interception")  # launched, succeeded or failed; its refund
     OPERATOR = "operator", _("platform operator")
 
 
@@ -203,6 +203,7 @@ class AfterSaleLog(models.Model):
         REMARK = "remark", _("remark changed")
         NOTIFICATION = "notification", _("buyer notified")
         RETURN_SHIPPED = "return_shipped", _("buyer shipped the return")
+        INTERCEPTION = "interception", _("interception")  # a service order launched, or its result
 
     after_sale = models.ForeignKey(AfterSale, on_delete=models.CASCADE, related_name="logs")
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)

@@ -1,5 +1,6 @@
 """Interception rules as pure functions: eligibility, fee selection, outlets, the assistant rule's match."""
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -12,6 +13,13 @@ from aftersales.models import AfterSale
 from shop.models import Outlet, Parcel
 
 ONLINE_FEE = Decimal("3.00")  # per order, charged on success, passed on to the courier
+
+# The preview of a launch warns about these (with a count and "leave these out"): an automatic refund
+# this large deserves a second look, whoever the buyer is.
+LARGE_AMOUNT_WARNING = Decimal("1000.00")
+# A merchant who stopped a parcel by hand writes it in the remark ("11-28 已拦截"); interception
+# success writes the same ("%(date)s intercepted"). Any mention of an interception counts.
+ALREADY_INTERCEPTED_REMARK = re.compile(r"拦截|intercept", re.IGNORECASE)
 
 # Minutes a service order may stay "submitted" or "processing" without news from the carrier before the
 # stuck-orders sweep asks the carrier (or sends it again), per courier code; data, not code: the setting
@@ -106,3 +114,67 @@ def outlet_blocker(outlet: Outlet) -> str | None:
     if not outlet.uses_platform_ewaybill:
         return gettext("the outlet does not use the platform e-waybill")
     return None
+
+
+class LaunchWarning:
+    """The codes of the preview's warnings, in the order the preview shows them."""
+
+    LARGE_AMOUNT = "large_amount"  # the refund success pays is LARGE_AMOUNT_WARNING or more
+    ABUSE = "abuse"  # the buyer is over the refund-abuse threshold (the workbench's 疑似羊毛党 hint)
+    ALREADY_INTERCEPTED = "already_intercepted"  # the remark or history says it was intercepted before
+    PRECHECK_REFUSED = "precheck_refused"  # the eligibility check or the carrier's pre-check refuses it
+
+
+WARNING_CODES = (
+    LaunchWarning.LARGE_AMOUNT,
+    LaunchWarning.ABUSE,
+    LaunchWarning.ALREADY_INTERCEPTED,
+    LaunchWarning.PRECHECK_REFUSED,
+)
+# A refused parcel is never launched: its warning only counts the parcels already left out.
+LEAVABLE_WARNING_CODES = frozenset(WARNING_CODES) - {LaunchWarning.PRECHECK_REFUSED}
+
+
+def remark_says_intercepted(remark: str) -> bool:
+    """Whether the merchant's remark says the parcel was already intercepted ("11-28 已拦截")."""
+    return bool(ALREADY_INTERCEPTED_REMARK.search(remark or ""))
+
+
+@dataclass(frozen=True)
+class WarningFacts:
+    refund: Decimal  # what success refunds automatically
+    buyer_over_abuse_threshold: bool
+    remark: str
+    earlier_interception: bool  # a service order of the after-sale or its parcel, or an interception history row
+    refused: bool  # the eligibility check or the carrier's pre-check refuses the parcel
+
+
+def launch_warnings(facts: WarningFacts) -> list[str]:
+    """The warning codes of one candidate of a launch, in WARNING_CODES order."""
+    codes = []
+    if facts.refund >= LARGE_AMOUNT_WARNING:
+        codes.append(LaunchWarning.LARGE_AMOUNT)
+    if facts.buyer_over_abuse_threshold:
+        codes.append(LaunchWarning.ABUSE)
+    if facts.earlier_interception or remark_says_intercepted(facts.remark):
+        codes.append(LaunchWarning.ALREADY_INTERCEPTED)
+    if facts.refused:
+        codes.append(LaunchWarning.PRECHECK_REFUSED)
+    return codes
+
+
+def warning_label(code: str) -> str:
+    """The preview's (and the API message's) words for a warning code."""
+    labels = {
+        LaunchWarning.LARGE_AMOUNT: gettext("Refund of %(amount)s yuan or more")
+        % {"amount": f"{LARGE_AMOUNT_WARNING:,.2f}"},
+        LaunchWarning.ABUSE: gettext("Buyer over the refund-abuse threshold (possible refund abuse)"),
+        LaunchWarning.ALREADY_INTERCEPTED: gettext("Already intercepted (remark or history)"),
+        LaunchWarning.PRECHECK_REFUSED: gettext("Refused by the pre-check: left out"),
+    }
+    return labels[code]
+
+
+def parse_leave_out(values) -> frozenset[str]:
+    """The warning codes to leave out, from posted values: unknown and unleavable codes are ignored."""
+    return frozenset(str(v) for v in values) & LEAVABLE_WARNING_CODES

@@ -52,31 +52,41 @@ def react_to_parcel_status(*, parcel: Parcel, status: str, at: datetime) -> list
 
 
 def refund_after_interception(
-    *, after_sale_id: int, at: datetime, label: str, locked: AfterSale | None = None
+    *, after_sale_id: int, at: datetime, label: str, locked: AfterSale | None = None, note: str = ""
 ) -> AfterSale | None:
     """Interception succeeded: the 48-hour rule, the interception date in the remark and flag, and the
     automatic refund whoever the buyer is. Safe twice: a refunded after-sale is left as it is.
 
     `locked`: the after-sale as lock_after_sale returned it, when the caller already holds its locks in
-    this transaction (the interception result does): not locked and read a second time.
+    this transaction (the interception result does): not locked and read a second time. `note`: the
+    interception's own history row ("succeeded, service order …"), written with the others.
     """
     after_sale = locked if locked is not None else locks.lock_after_sale(after_sale_id)
     changed = []
+    logs = [(AfterSaleLog.Action.INTERCEPTION, note)] if note else []
     if label not in after_sale.remark:
         after_sale.remark = f"{label} {after_sale.remark}".strip()[:500]
-        after_sale.flag = AfterSale.Flag.BLUE
-        changed += ["remark", "flag"]
+        changed.append("remark")
+        logs.append((AfterSaleLog.Action.REMARK, label))
+        if after_sale.flag != AfterSale.Flag.BLUE:
+            logs.append(
+                (
+                    AfterSaleLog.Action.FLAG,
+                    f"{AfterSale.Flag(after_sale.flag).label} → {AfterSale.Flag(AfterSale.Flag.BLUE).label}",
+                )
+            )
+            after_sale.flag = AfterSale.Flag.BLUE
+            changed.append("flag")
     refund = after_sale.is_open and after_sale.status != S.ARBITRATION
     if refund and after_sale.deadline is not None:
         deadline = rules.deadline_after_parcel_resolved(after_sale.deadline, at)
         if deadline != after_sale.deadline:
             after_sale.deadline = deadline
             changed.append("deadline")
-    if changed:  # one write and one insert for both: this runs once per parcel of a bulk interception
-        base.save(after_sale, *changed)
-        logs = [(AfterSaleLog.Action.REMARK, label)] if "remark" in changed else []
-        if "deadline" in changed:
             logs.append((AfterSaleLog.Action.DEADLINE, PARCEL_RESOLUTIONS[Parcel.Status.INTERCEPTED]))
+    if changed:  # one write and one insert for all: this runs once per parcel of a bulk interception
+        base.save(after_sale, *changed)
+    if logs:
         AfterSaleLog.objects.bulk_create(
             AfterSaleLog(after_sale=after_sale, action=action, actor=Actor.INTERCEPTION, message=str(text)[:500], at=at)
             for action, text in logs

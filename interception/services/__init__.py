@@ -9,7 +9,18 @@ names callers use are re-exported here.
 from .alerts import close_carrier_alert, open_carrier_alert
 from .assistant import open_assistant_rule, save_assistant_rule
 from .carrier import CARRIER_RETRY_DELAYS, run_service_order, run_service_orders
-from .launch import LAUNCH_CHUNK_SIZE, Candidate, candidates_for, create_batch, launch_interceptions, retry_failed
+from .launch import (
+    LAUNCH_CHUNK_SIZE,
+    Candidate,
+    Launched,
+    add_warnings,
+    candidates_for,
+    create_batch,
+    launch_interceptions,
+    launch_with_warnings,
+    retry_failed,
+)
+from .preview import Preview, WarningGroup, preview_launch, preview_of
 from .partnerships import apply_for_partnerships, approve_partnership, end_partnership, reject_partnership
 from .results import CARRIER_RESULTS, RESULT_STATUSES, apply_result
 from .sweep import sweep_stuck_service_orders
@@ -20,6 +31,10 @@ __all__ = [
     "LAUNCH_CHUNK_SIZE",
     "RESULT_STATUSES",
     "Candidate",
+    "Launched",
+    "Preview",
+    "WarningGroup",
+    "add_warnings",
     "apply_for_partnerships",
     "apply_result",
     "approve_partnership",
@@ -28,8 +43,11 @@ __all__ = [
     "create_batch",
     "end_partnership",
     "launch_interceptions",
+    "launch_with_warnings",
     "open_assistant_rule",
     "open_carrier_alert",
+    "preview_launch",
+    "preview_of",
     "reject_partnership",
     "retry_failed",
     "run_service_order",

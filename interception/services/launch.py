@@ -4,16 +4,19 @@ Every launch locks its after-sales (locks.after_sales) and checks again on the l
 carrier calls run later, in tasks (carrier.py), outside any transaction.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.tasks import async_task
 
-from aftersales.models import AfterSale
+from aftersales import selectors as aftersales_selectors
+from aftersales.models import Actor, AfterSale, AfterSaleLog
+from aftersales.services.base import log_row, refund_plan
 from shop import permissions
 from shop.models import Parcel, Shop
 from shop.permissions import PermissionSet
@@ -45,15 +48,29 @@ class Candidate:
     fee: rules.Fee | None
     blocker: str | None
     warning: str = ""
+    # Only read when asked (candidates_for(history=True)): an earlier interception of the after-sale
+    # or its parcel, in the service orders or in the after-sale's history.
+    earlier_interception: bool = False
+    warnings: list[str] = field(default_factory=list)  # rules.launch_warnings codes, once computed
 
     @property
     def ok(self) -> bool:
         return self.blocker is None
 
+    @property
+    def refund(self) -> Decimal:
+        """What success refunds the buyer automatically: what is still due, capped by the line."""
+        return max(refund_plan(self.after_sale)[1], Decimal("0.00"))
 
-def candidates_for(*, shop: Shop, after_sale_ids: list[int], precheck: bool = True) -> list[Candidate]:
-    """Each after-sale's parcel with its fee and, if it cannot be intercepted, why. Fixed query count."""
-    after_sales = list(
+
+def candidates_for(
+    *, shop: Shop, after_sale_ids: list[int], precheck: bool = True, history: bool = False
+) -> list[Candidate]:
+    """Each after-sale's parcel with its fee and, if it cannot be intercepted, why. Fixed query count.
+
+    `history`: also read whether it was intercepted before (for the warnings), in the same query.
+    """
+    queryset = (
         AfterSale.objects.filter(shop=shop, pk__in=after_sale_ids)
         .select_related("parcel__courier", "parcel__outlet", "line", "order")
         .annotate(
@@ -63,6 +80,14 @@ def candidates_for(*, shop: Shop, after_sale_ids: list[int], precheck: bool = Tr
         )
         .order_by("parcel__courier__code", "id")
     )
+    if history:
+        queryset = queryset.annotate(
+            earlier_order=Exists(
+                ServiceOrder.objects.filter(Q(after_sale_id=OuterRef("pk")) | Q(parcel_id=OuterRef("parcel_id")))
+            ),
+            earlier_log=Exists(AfterSaleLog.objects.filter(after_sale_id=OuterRef("pk"), actor=Actor.INTERCEPTION)),
+        )
+    after_sales = list(queryset)
     outlet_ids = {a.parcel.outlet_id for a in after_sales if a.parcel_id}
     partnerships = {
         p.outlet_id: p
@@ -93,11 +118,55 @@ def candidates_for(*, shop: Shop, after_sale_ids: list[int], precheck: bool = Tr
             if not check.ok:
                 blocker = check.reason
             warning = check.reason if check.ok else ""
-        result.append(Candidate(after_sale=after_sale, parcel=parcel, fee=fee, blocker=blocker, warning=warning))
+        earlier = history and (after_sale.earlier_order or after_sale.earlier_log)
+        result.append(
+            Candidate(
+                after_sale=after_sale,
+                parcel=parcel,
+                fee=fee,
+                blocker=blocker,
+                warning=warning,
+                earlier_interception=earlier,
+            )
+        )
     return result
 
 
-@transaction.atomic
+def add_warnings(candidates: list[Candidate], *, shop: Shop, now: datetime) -> list[Candidate]:
+    """Fill each candidate's `warnings` (rules.launch_warnings): one query for the buyers' abuse hint.
+
+    The candidates come from candidates_for(history=True).
+    """
+    buyer_ids = sorted({c.after_sale.buyer_id for c in candidates})
+    abuse = aftersales_selectors.abuse_stats(shop=shop, buyer_ids=buyer_ids, now=now) if buyer_ids else {}
+    for candidate in candidates:
+        candidate.warnings = rules.launch_warnings(
+            rules.WarningFacts(
+                refund=candidate.refund,
+                buyer_over_abuse_threshold=abuse.get(candidate.after_sale.buyer_id, {}).get("flagged", False),
+                remark=candidate.after_sale.remark,
+                earlier_interception=candidate.earlier_interception,
+                refused=not candidate.ok,
+            )
+        )
+    return candidates
+
+
+def left_out_reason(codes) -> str:
+    return _("left out: %(warnings)s") % {"warnings": "; ".join(rules.warning_label(code) for code in codes)}
+
+
+@dataclass
+class Launched:
+    """What a launch did: the service orders created, the after-sales refused (with the reason), and
+    those left out on a warning the merchant chose to leave out (with its codes)."""
+
+    created: list[ServiceOrder]
+    skipped: list[tuple[AfterSale, str]]
+    left_out: list[tuple[AfterSale, list[str]]]
+    candidates: list[Candidate]
+
+
 def launch_interceptions(
     *,
     shop: Shop,
@@ -107,42 +176,97 @@ def launch_interceptions(
     batch: InterceptionBatch | None = None,
     enqueue: bool = True,
     at: datetime | None = None,
+    leave_out: frozenset[str] = frozenset(),
 ) -> tuple[list[ServiceOrder], list[tuple[AfterSale, str]]]:
     """Create a service order per eligible after-sale's parcel and queue the carrier calls.
 
     Returns (created, skipped with reasons). Pre-checks run again here, under the locks. A fixed
     number of queries whatever the count: a bulk confirm of 1 000 is as quick as one of 3.
     `enqueue=False` queues no carrier call (the demo seed writes the results itself); `at`: the
-    launch's moment, now by default.
+    launch's moment, now by default. `leave_out`: warning codes (rules.LEAVABLE_WARNING_CODES) whose
+    after-sales are skipped, checked again here on the locked rows.
     """
+    launched = launch_with_warnings(
+        shop=shop,
+        user=user,
+        after_sale_ids=after_sale_ids,
+        via=via,
+        batch=batch,
+        enqueue=enqueue,
+        at=at,
+        leave_out=leave_out,
+        warnings=bool(leave_out),
+    )
+    left_out = [(after_sale, left_out_reason(codes)) for after_sale, codes in launched.left_out]
+    return launched.created, launched.skipped + left_out
+
+
+@transaction.atomic
+def launch_with_warnings(
+    *,
+    shop: Shop,
+    user,
+    after_sale_ids: list[int],
+    via: str,
+    batch: InterceptionBatch | None = None,
+    enqueue: bool = True,
+    at: datetime | None = None,
+    leave_out: frozenset[str] = frozenset(),
+    warnings: bool = True,
+) -> Launched:
+    """launch_interceptions, telling apart the after-sales left out on a warning; `warnings`: compute
+    every candidate's warnings (one more query), as the API's answer lists them."""
     permissions.require(user, PermissionSet.AFTERSALES)
     at = at or timezone.now()
+    leave_out = frozenset(leave_out) & rules.LEAVABLE_WARNING_CODES
     locks.after_sales(after_sale_ids, shop=shop)
     # Re-check on the locked rows: another launch or a buyer event may have come first.
-    candidates = candidates_for(shop=shop, after_sale_ids=sorted(set(after_sale_ids)), precheck=False)
-    eligible, skipped, parcels = [], [], set()
+    candidates = candidates_for(
+        shop=shop, after_sale_ids=sorted(set(after_sale_ids)), precheck=False, history=warnings or bool(leave_out)
+    )
+    if warnings or leave_out:
+        add_warnings(candidates, shop=shop, now=at)
+    eligible, skipped, left_out, parcels = [], [], [], set()
     for candidate in candidates:
         if candidate.ok and candidate.parcel.pk in parcels:  # two after-sales of one parcel: one interception
             candidate.blocker = _already_under_way()
         if not candidate.ok:
             skipped.append((candidate.after_sale, candidate.blocker))
             continue
+        codes = [code for code in candidate.warnings if code in leave_out]
+        if codes:
+            left_out.append((candidate.after_sale, codes))
+            continue
         parcels.add(candidate.parcel.pk)
         eligible.append(candidate)
     created = _create_service_orders(eligible, shop=shop, user=user, via=via, batch=batch, skipped=skipped, at=at)
     by_rule = via == ServiceOrder.Via.ASSISTANT_RULE
+    message = _("Launched via %(via)s") % {"via": ServiceOrder.Via(via).label}
     log_launched(
         created,
         actor=ServiceOrderLog.Actor.ASSISTANT_RULE if by_rule else ServiceOrderLog.Actor.MERCHANT,
         user=user,
-        message=_("Launched via %(via)s") % {"via": ServiceOrder.Via(via).label},
+        message=message,
         at=at,
+    )
+    # The after-sale's own history tells the story too: one INSERT for all of them.
+    AfterSaleLog.objects.bulk_create(
+        log_row(
+            service_order.after_sale,
+            AfterSaleLog.Action.INTERCEPTION,
+            actor=Actor.INTERCEPTION,
+            user=user,
+            at=at,
+            message=_("Service order %(no)s launched via %(via)s")
+            % {"no": service_order.number, "via": ServiceOrder.Via(via).label},
+        )
+        for service_order in created
     )
     ids = [service_order.pk for service_order in created]
     if enqueue and ids:  # the demo seed writes its own results and queues nothing
         chunks = [ids[i : i + LAUNCH_CHUNK_SIZE] for i in range(0, len(ids), LAUNCH_CHUNK_SIZE)]
         transaction.on_commit(lambda: [async_task("interception.tasks.run_service_orders", c) for c in chunks])
-    return created, skipped
+    return Launched(created=created, skipped=skipped, left_out=left_out, candidates=candidates)
 
 
 def _create_service_orders(
@@ -188,10 +312,20 @@ def _create_service_orders(
 
 
 @transaction.atomic
-def create_batch(*, shop: Shop, user, via: str, after_sale_ids: list[int], skipped: list[dict]) -> InterceptionBatch:
+def create_batch(
+    *,
+    shop: Shop,
+    user,
+    via: str,
+    after_sale_ids: list[int],
+    skipped: list[dict],
+    leave_out: frozenset[str] = frozenset(),
+) -> InterceptionBatch:
     permissions.require(user, PermissionSet.AFTERSALES)
     batch = InterceptionBatch.objects.create(shop=shop, created_by=user, via=via, skipped=skipped)
-    _created, refused = launch_interceptions(shop=shop, user=user, after_sale_ids=after_sale_ids, via=via, batch=batch)
+    _created, refused = launch_interceptions(
+        shop=shop, user=user, after_sale_ids=after_sale_ids, via=via, batch=batch, leave_out=leave_out
+    )
     if refused:
         batch.skipped = skipped + [{"ref": a.after_sale_no, "reason": reason} for a, reason in refused]
         batch.save(update_fields=["skipped"])

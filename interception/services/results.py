@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from aftersales import services as aftersales_services
+from aftersales.models import Actor, AfterSaleLog
+from aftersales.services.base import log_row
 from shop import services as shop_services
 from shop.errors import DomainError
 from shop.models import Parcel
@@ -76,12 +78,31 @@ def apply_result(
         at=occurred_at,
         fields=["result_at", "succeeded_at", "carrier_ref", "failure_reason", "return_failure", "waiting_reason"],
     )
+    note = _result_note(service_order, status)
     if succeeds:
-        _succeed(service_order, occurred_at)
+        _succeed(service_order, occurred_at, note=note)
+    else:  # the success's row is written with its remark and flag rows, in one insert
+        log_row(
+            service_order.after_sale,
+            AfterSaleLog.Action.INTERCEPTION,
+            actor=Actor.INTERCEPTION,
+            message=note,
+            at=occurred_at,
+        ).save(force_insert=True)
     return True
 
 
-def _succeed(service_order: ServiceOrder, at: datetime) -> None:
+def _result_note(service_order: ServiceOrder, status: str) -> str:
+    """The after-sale history's words for a result: the service order, its new status, and why it failed."""
+    text = _("Service order %(no)s: %(status)s") % {"no": service_order.number, "status": SO(status).label}
+    if status == SO.FAILED:
+        text = f"{text} ({service_order.failure_reason})"
+    elif status == SO.RETURN_FAILED:
+        text = f"{text} ({ServiceOrder.ReturnFailure(service_order.return_failure).label})"
+    return text
+
+
+def _succeed(service_order: ServiceOrder, at: datetime, *, note: str) -> None:
     """Charge the fee once, mark the parcel intercepted, refund the buyer (each step safe twice).
 
     Runs once per parcel of a bulk interception, so each step is as few queries as it can be; the
@@ -114,5 +135,5 @@ def _succeed(service_order: ServiceOrder, at: datetime) -> None:
             pass  # the parcel moved on meanwhile; the carrier's word on the interception stands
     label = _("%(date)s intercepted") % {"date": timezone.localtime(at).strftime("%m-%d")}
     aftersales_services.refund_after_interception(
-        after_sale_id=service_order.after_sale_id, at=at, label=label, locked=service_order.after_sale
+        after_sale_id=service_order.after_sale_id, at=at, label=label, locked=service_order.after_sale, note=note
     )

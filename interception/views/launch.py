@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, JsonResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,7 +24,7 @@ from shop.access import MerchantRequiredMixin
 from shop.errors import DomainError
 from shop.permissions import PermissionSet
 
-from .. import selectors, services
+from .. import rules, selectors, services
 from ..models import ServiceOrder
 
 MAX_BULK = 5000  # one batch; the workbench's "all filtered" beyond this asks to narrow the filters
@@ -36,30 +36,37 @@ def _ids(values) -> list[int]:
     return sorted({int(v) for v in values if str(v).isdigit()})
 
 
-def preview_context(candidates) -> dict:
-    """Group the eligible parcels by courier and settlement mode, with the total fee; list the refused."""
-    groups: dict[tuple, dict] = defaultdict(lambda: {"count": 0, "fee": Decimal("0.00"), "items": []})
-    refused = []
-    for candidate in candidates:
-        if not candidate.ok:
-            refused.append(candidate)
-            continue
-        key = (candidate.parcel.courier.code, candidate.parcel.courier.name, candidate.fee.mode)
-        group = groups[key]
-        group["count"] += 1
-        group["fee"] += candidate.fee.amount
-        group["items"].append(candidate)
-    rows = [
-        {"code": code, "courier": name, "mode": mode, **values} for (code, name, mode), values in sorted(groups.items())
-    ]
-    eligible = [c for c in candidates if c.ok]
+def preview_context(candidates, *, preview=None) -> dict:
+    """What a preview page shows: per courier and settlement mode the parcels, fees and refunds that
+    success pays, the totals, the warnings (when computed: services.preview_launch) and the refused."""
+    preview = preview or services.preview_of(candidates)
     return {
-        "groups": rows,
-        "refused": refused,
-        "eligible_ids": [c.after_sale.pk for c in eligible],
-        "total_fee": sum((c.fee.amount for c in eligible), Decimal("0.00")),
-        "total_count": len(eligible),
+        "groups": preview.groups,
+        "refused": preview.refused,
+        "left_out": preview.left_out,
+        "warnings": preview.warnings,
+        "leave_out": sorted(preview.leave_out),
+        "eligible_ids": [c.after_sale.pk for c in preview.kept],
+        "total_fee": preview.total_fee,
+        "total_refund": preview.total_refund,
+        "total_count": len(preview.kept),
     }
+
+
+def _leave_out(request) -> frozenset[str]:
+    """The warning codes left out, from the posted form: its list, and the one button pressed (toggle)."""
+    leave_out = rules.parse_leave_out(request.POST.getlist("leave_out"))
+    toggle = request.POST.get("toggle", "")
+    if toggle in rules.LEAVABLE_WARNING_CODES:
+        leave_out = leave_out ^ {toggle}
+    return leave_out
+
+
+def _workbench_url(query: str) -> str:
+    """The workbench with the filters the merchant came from (a query string of its own filter form)."""
+    query = QueryDict(query).urlencode()  # re-encoded: only a query string, never an address
+    url = reverse("aftersales:workbench")
+    return f"{url}?{query}" if query else url
 
 
 class InterceptView(MerchantRequiredMixin, View):
@@ -106,34 +113,46 @@ class LaunchView(MerchantRequiredMixin, View):
         # Pasted numbers that matched nothing travel from the preview to the batch in the session.
         pasted = request.session.pop("interception_skipped", [])
         skipped = pasted if via == ServiceOrder.Via.PASTE else []
-        batch = services.create_batch(shop=self.shop, user=request.user, via=via, after_sale_ids=ids, skipped=skipped)
+        leave_out = rules.parse_leave_out(request.POST.getlist("leave_out"))
+        batch = services.create_batch(
+            shop=self.shop, user=request.user, via=via, after_sale_ids=ids, skipped=skipped, leave_out=leave_out
+        )
         launched = batch.service_orders.count()
         messages.success(request, _("%(n)s interception(s) sent to the couriers.") % {"n": launched})
         return redirect("interception:batch", pk=batch.pk)
 
 
 class BulkPreviewView(MerchantRequiredMixin, View):
-    """From the workbench: the selected rows, or every row of the current filters."""
+    """From the workbench: the selected rows, or every row of the current filters; posted again by the
+    preview's "leave these out" / "put them back" buttons, with the same rows and filters."""
 
     permission_set = PermissionSet.AFTERSALES
 
     def post(self, request):
-        if request.POST.get("all_filtered"):
-            params = request.POST.get("query", "")
-            from django.http import QueryDict
-
-            queryset = filtered_after_sales(after_sales_for_shop(shop=self.shop), QueryDict(params), now=timezone.now())
+        query = request.POST.get("query", "")
+        back = _workbench_url(query)
+        all_filtered = bool(request.POST.get("all_filtered"))
+        if all_filtered:
+            queryset = filtered_after_sales(after_sales_for_shop(shop=self.shop), QueryDict(query), now=timezone.now())
             ids = list(queryset.order_by("deadline", "pk").values_list("pk", flat=True)[: MAX_BULK + 1])
         else:
             ids = _ids(request.POST.getlist("ids"))
         if not ids:
             messages.error(request, _("Select at least one after-sale to intercept."))
-            return redirect("aftersales:workbench")
+            return redirect(back)
         if len(ids) > MAX_BULK:
             messages.error(request, _("More than %(n)s after-sales: narrow the filters.") % {"n": MAX_BULK})
-            return redirect("aftersales:workbench")
-        candidates = services.candidates_for(shop=self.shop, after_sale_ids=ids)
-        context = {"via": ServiceOrder.Via.BULK, "skipped": [], **preview_context(candidates)}
+            return redirect(back)
+        preview = services.preview_launch(shop=self.shop, after_sale_ids=ids, leave_out=_leave_out(request))
+        fields = [("query", query)] + ([("all_filtered", "1")] if all_filtered else [("ids", pk) for pk in ids])
+        context = {
+            "via": ServiceOrder.Via.BULK,
+            "skipped": [],
+            "back": back,
+            "repost_url": reverse("interception:bulk-preview"),
+            "repost_fields": fields,
+            **preview_context(preview.candidates, preview=preview),
+        }
         return render(request, "interception/preview.html", context)
 
 
@@ -162,9 +181,18 @@ class PasteView(MerchantRequiredMixin, View):
             for number in numbers
             if number not in found
         ]
-        candidates = services.candidates_for(shop=self.shop, after_sale_ids=list(found.values()))
+        preview = services.preview_launch(
+            shop=self.shop, after_sale_ids=list(found.values()), leave_out=_leave_out(request)
+        )
         request.session["interception_skipped"] = skipped
-        context = {"via": ServiceOrder.Via.PASTE, "skipped": skipped, **preview_context(candidates)}
+        context = {
+            "via": ServiceOrder.Via.PASTE,
+            "skipped": skipped,
+            "back": reverse("interception:paste"),
+            "repost_url": reverse("interception:paste"),
+            "repost_fields": [("tracking_numbers", text)],
+            **preview_context(preview.candidates, preview=preview),
+        }
         return render(request, "interception/preview.html", context)
 
 
