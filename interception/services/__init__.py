@@ -20,8 +20,8 @@ from .launch import (
     launch_with_warnings,
     retry_failed,
 )
-from .preview import Preview, WarningGroup, preview_launch, preview_of
 from .partnerships import apply_for_partnerships, approve_partnership, end_partnership, reject_partnership
+from .preview import Preview, WarningGroup, preview_launch, preview_of
 from .results import CARRIER_RESULTS, RESULT_STATUSES, apply_result
 from .sweep import sweep_stuck_service_orders
 

@@ -4,8 +4,6 @@ Every launch goes through a preview of the pre-check and the fee, then a batch p
 results arrive live (a small script polls the batch's status; without it, reload the page).
 """
 
-from collections import defaultdict
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator

@@ -78,8 +78,8 @@ def test_a_launch_runs_the_same_number_of_queries_for_3_after_sales_as_for_30(
 
     # Four to lock (ids, orders, lines, after-sales), two to re-check, the service orders' insert in its
     # savepoint (3), their logs' (1), the after-sales' history rows (1) and their change-feed rows' (1),
-    # and the launch's own savepoint here (2). The tasks are queued after commit, one insert per chunk of LAUNCH_CHUNK_SIZE on the ORM broker
-    # (patched out here).
+    # and the launch's own savepoint here (2). The tasks are queued after commit, one insert per chunk of
+    # LAUNCH_CHUNK_SIZE on the ORM broker (patched out here).
     assert counts == [14, 14]
     assert ServiceOrderLog.objects.filter(to_status="submitted").count() == 33
 
