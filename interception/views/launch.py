@@ -4,7 +4,6 @@ Every launch goes through a preview of the pre-check and the fee, then a batch p
 results arrive live (a small script polls the batch's status; without it, reload the page).
 """
 
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse, QueryDict
