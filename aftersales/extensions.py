@@ -32,14 +32,27 @@ class DetailAction:
     primary: bool = True
 
 
+@dataclass(frozen=True)
+class DetailSection:
+    """A card of the after-sale detail, drawn by a higher layer's template with its own context."""
+
+    key: str
+    template: str
+    context: dict
+
+
 # tagger(after_sales on the page) -> {after_sale_id: [(css class, label), ...]}
 RowTagger = Callable[[list], dict[int, list[tuple[str, str]]]]
 # detail_actions(after_sale) -> [DetailAction, ...]
 DetailActions = Callable[[object], list[DetailAction]]
 
+# detail_sections(after_sale) -> [DetailSection, ...]: at most one query per provider
+DetailSections = Callable[[object], list[DetailSection]]
+
 bulk_actions: list[BulkAction] = []
 row_taggers: list[RowTagger] = []
 detail_actions: list[DetailActions] = []
+detail_sections: list[DetailSections] = []
 
 
 def _add(registry: list, item) -> None:
@@ -59,6 +72,10 @@ def register_detail_actions(provider: DetailActions) -> None:
     _add(detail_actions, provider)
 
 
+def register_detail_sections(provider: DetailSections) -> None:
+    _add(detail_sections, provider)
+
+
 def tags_for(after_sales: list) -> dict[int, list[tuple[str, str]]]:
     tags: dict[int, list[tuple[str, str]]] = {}
     for tagger in row_taggers:
@@ -69,3 +86,7 @@ def tags_for(after_sales: list) -> dict[int, list[tuple[str, str]]]:
 
 def actions_for(after_sale) -> list[DetailAction]:
     return [action for provider in detail_actions for action in provider(after_sale)]
+
+
+def sections_for(after_sale) -> list[DetailSection]:
+    return [section for provider in detail_sections for section in provider(after_sale)]

@@ -179,6 +179,10 @@ class SmallPaymentIn(Schema):
     note: Annotated[Text, StringConstraints(max_length=200)] = ""
 
 
+WarningCode = Literal["large_amount", "abuse", "already_intercepted", "precheck_refused"]
+LeavableWarningCode = Literal["large_amount", "abuse", "already_intercepted"]
+
+
 class InterceptionIn(Schema):
     after_sale_nos: (
         Annotated[
@@ -192,6 +196,16 @@ class InterceptionIn(Schema):
         ]
         | None
     ) = None
+    # Warning codes whose after-sales are not intercepted (optional; the answer's `warnings` lists them).
+    leave_out: Annotated[list[LeavableWarningCode], Field(max_length=10)] | None = None
+
+
+class LaunchWarningOut(Schema):
+    code: WarningCode
+    count: int
+    after_sale_nos: list[str]
+    left_out: bool  # true: these were not intercepted (asked in `leave_out`, or refused: see `refused`)
+    message: str
 
 
 class Refused(Schema):
@@ -204,6 +218,7 @@ class Refused(Schema):
 class InterceptionOut(Schema):
     service_orders: list[ServiceOrderOut]
     refused: list[Refused]
+    warnings: list[LaunchWarningOut] = []
 
 
 class WebhookEndpointIn(Schema):

@@ -9,14 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from aftersales.extensions import (
     BulkAction,
     DetailAction,
+    DetailSection,
     register_bulk_action,
     register_detail_actions,
+    register_detail_sections,
     register_row_tagger,
 )
 
@@ -98,6 +101,29 @@ def intercept_actions(after_sale) -> list[DetailAction]:
     ]
 
 
+def interception_story(after_sale) -> list[DetailSection]:
+    """The after-sale's service orders, newest first, for its detail page: one query."""
+    orders = list(
+        ServiceOrder.objects.filter(after_sale_id=after_sale.pk)
+        .select_related("courier", "outlet", "parcel")
+        .order_by("-created_at", "-id")
+    )
+    query = reverse("interception:service-orders") + "?" + urlencode({"q": after_sale.after_sale_no})
+    rows = [
+        {
+            "order": order,
+            "url": reverse("interception:batch", kwargs={"pk": order.batch_id}) if order.batch_id else query,
+            "reason": order.failure_reason
+            or (order.get_return_failure_display() if order.return_failure else order.waiting_reason),
+        }
+        for order in orders
+    ]
+    if not rows:
+        return []
+    context = {"rows": rows, "query_url": query}
+    return [DetailSection("interception", "interception/partials/_after_sale_story.html", context)]
+
+
 def register() -> None:
     register_bulk_action(
         BulkAction(
@@ -109,3 +135,4 @@ def register() -> None:
     )
     register_row_tagger(interception_tags)
     register_detail_actions(intercept_actions)
+    register_detail_sections(interception_story)

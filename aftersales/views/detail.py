@@ -116,6 +116,7 @@ def detail_context(
         "extension_actions": [
             replace(action, blocker=refused or action.blocker) for action in extensions.actions_for(after_sale)
         ],
+        "extension_sections": extensions.sections_for(after_sale),
         "open_action": next(iter(bound), None) if bound else None,
     }
 

@@ -9,6 +9,7 @@ from ninja import Path, Query, Router, Status
 from pydantic import StringConstraints
 
 from aftersales.models import AfterSale
+from interception import rules as interception_rules
 from interception import selectors as interception_selectors
 from interception import services as interception_services
 from interception.models import ServiceOrder
@@ -110,13 +111,33 @@ def launch_interceptions(request, payload: InterceptionIn):
         ]
         tracking_of = {pk: no for no, pk in by_tracking.items()}
         ids, via, key = list(by_tracking.values()), ServiceOrder.Via.PASTE, "tracking_no"
-    created, skipped = [], []
+    created, skipped, warnings = [], [], []
     if ids:
-        created, skipped = interception_services.launch_interceptions(
-            shop=token.shop, user=token.user, after_sale_ids=ids, via=via
+        leave_out = interception_rules.parse_leave_out(payload.leave_out or [])
+        launched = interception_services.launch_with_warnings(
+            shop=token.shop, user=token.user, after_sale_ids=ids, via=via, leave_out=leave_out
         )
+        created, skipped = launched.created, launched.skipped
+        preview = interception_services.preview_of(launched.candidates, leave_out=leave_out)
+        warnings = [
+            {
+                "code": group.code,
+                "count": group.count,
+                "after_sale_nos": group.after_sale_nos,
+                "left_out": group.left_out,
+                "message": str(group.label),
+            }
+            for group in preview.warnings
+        ]
     for after_sale, reason in skipped:
         ref = tracking_of.get(after_sale.pk) if key == "tracking_no" else after_sale.after_sale_no
         refused.append({key: ref, "code": "not_interceptable", "message": str(reason)})
     fresh = selectors.service_orders(shop=token.shop).filter(pk__in=[so.pk for so in created]).order_by("pk")
-    return Status(202, {"service_orders": [serializers.service_order_json(so) for so in fresh], "refused": refused})
+    return Status(
+        202,
+        {
+            "service_orders": [serializers.service_order_json(so) for so in fresh],
+            "refused": refused,
+            "warnings": warnings,
+        },
+    )

@@ -52,9 +52,13 @@ def warning_groups(candidates: list[Candidate], *, leave_out: frozenset[str]) ->
         )
         for code in rules.WARNING_CODES
     }
+    refused = rules.LaunchWarning.PRECHECK_REFUSED
     for candidate in candidates:
+        if not candidate.ok:  # refused now, also when the launch's re-check found another reason since
+            groups[refused].candidates.append(candidate)
+            continue
         for code in candidate.warnings:
-            if candidate.ok or code == rules.LaunchWarning.PRECHECK_REFUSED:
+            if code != refused:
                 groups[code].candidates.append(candidate)
     return [group for group in groups.values() if group.count]
 

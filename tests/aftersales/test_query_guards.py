@@ -79,12 +79,13 @@ def test_a_search_costs_the_parcel_lookup_more(client, merchant, rows):
     assert queries(client, reverse("aftersales:workbench"), {"q": "YT-G05"}) == SEARCH_QUERIES
 
 
-def test_the_after_sale_detail_costs_fourteen_queries(client, merchant, rows):
+def test_the_after_sale_detail_costs_fifteen_queries(client, merchant, rows):
     client.force_login(merchant)
     url = reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": rows[1].after_sale_no})
     # session · user with its shop · the after-sale with order, line, buyer, parcel · its history ·
     # the order's parcels with courier and outlet · their lines · their tracking events · the
     # order's lines · evidence · the buyer's refund-only stats · the order's refunds (the line's are
     # among them) · notifications · the application facts (one COUNT … FILTER, for the card) · a live
-    # interception of the parcel (the interception extension's detail action)
-    assert queries(client, url) == 14
+    # interception of the parcel (the interception extension's detail action) · the after-sale's service
+    # orders with courier, outlet and parcel (the interception extension's detail section)
+    assert queries(client, url) == 15
