@@ -170,7 +170,7 @@ def warning_label(code: str) -> str:
         % {"amount": f"{LARGE_AMOUNT_WARNING:,.2f}"},
         LaunchWarning.ABUSE: gettext("Buyer over the refund-abuse threshold (possible refund abuse)"),
         LaunchWarning.ALREADY_INTERCEPTED: gettext("Already intercepted (remark or history)"),
-        LaunchWarning.PRECHECK_REFUSED: gettext("Refused by the pre-check: left out"),
+        LaunchWarning.PRECHECK_REFUSED: gettext("Cannot be intercepted now (eligibility or pre-check): left out"),
     }
     return labels[code]
 
