@@ -24,7 +24,10 @@ def after_sale_rows(*, shop: Shop, ids) -> dict[int, tuple[dict, list[dict]]]:
     """{id: (row, its refunds' rows oldest first)} of the shop's after-sales among `ids`, as plain rows
     (serializers.AFTER_SALE_FIELDS, REFUND_FIELDS) for serializers.after_sale_row_json: two queries."""
     rows = (
-        aftersales_selectors.after_sales_for_shop(shop=shop).filter(pk__in=ids).values(*serializers.AFTER_SALE_FIELDS)
+        aftersales_selectors.after_sales_for_shop(shop=shop)
+        .filter(pk__in=ids)
+        .order_by()
+        .values(*serializers.AFTER_SALE_FIELDS)
     )
     found = {row["id"]: (row, []) for row in rows}
     if found:

@@ -13,8 +13,13 @@ def money(value: Decimal | None) -> str:
     return f"{value or Decimal('0.00'):.2f}"
 
 
-def when(value: datetime | None) -> str | None:
-    return timezone.localtime(value).isoformat(timespec="seconds") if value else None
+def when(value: datetime | None, tz=None) -> str | None:
+    """The moment in the current time zone (`tz`: that zone, read once by a caller with many moments)."""
+    if not value:
+        return None
+    if value.tzinfo is None:  # as timezone.localtime: a naive moment is a bug, not a guess
+        raise ValueError("when() cannot be applied to a naive datetime")
+    return value.astimezone(tz or timezone.get_current_timezone()).isoformat(timespec="seconds")
 
 
 def refund_json(entry: RefundEntry, *, order_no: str, line_no: str, after_sale_no: str | None) -> dict:
@@ -22,7 +27,7 @@ def refund_json(entry: RefundEntry, *, order_no: str, line_no: str, after_sale_n
     return refund_row_json(row, order_no=order_no, line_no=line_no, after_sale_no=after_sale_no)
 
 
-def refund_row_json(row: dict, *, order_no: str, line_no: str, after_sale_no: str | None) -> dict:
+def refund_row_json(row: dict, *, order_no: str, line_no: str, after_sale_no: str | None, tz=None) -> dict:
     """The contract's refund from a row of REFUND_FIELDS."""
     return {
         "id": row["id"],
@@ -33,7 +38,7 @@ def refund_row_json(row: dict, *, order_no: str, line_no: str, after_sale_no: st
         "amount": money(row["amount"]),
         "actor": row["actor"],
         "reason": row["reason"],
-        "at": when(row["created_at"]),
+        "at": when(row["created_at"], tz),
     }
 
 
@@ -91,6 +96,7 @@ def after_sale_json(after_sale: AfterSale) -> dict:
 def after_sale_row_json(row: dict, refunds: list[dict]) -> dict:
     """The contract's after-sale from a row of AFTER_SALE_FIELDS and its refunds' rows, oldest first."""
     order_no, line_no, after_sale_no = row["order__order_no"], row["line__line_no"], row["after_sale_no"]
+    tz = timezone.get_current_timezone()  # once, not for each of the row's moments
     return {
         "after_sale_no": after_sale_no,
         "order_no": order_no,
@@ -103,12 +109,12 @@ def after_sale_row_json(row: dict, refunds: list[dict]) -> dict:
         "refunded_amount": money(row["refunded_amount"]),
         "sequence": row["sequence"],
         "multi_refund": row["multi_refund"],
-        "deadline": when(row["deadline"]) if row["status"] in OPEN_STATUSES else None,
+        "deadline": when(row["deadline"], tz) if row["status"] in OPEN_STATUSES else None,
         "flag": row["flag"],
         "remark": row["remark"],
         "version": row["version"],
-        "created_at": when(row["applied_at"]),
-        "updated_at": when(row["updated_at"]),
+        "created_at": when(row["applied_at"], tz),
+        "updated_at": when(row["updated_at"], tz),
         "buyer": {"id": row["buyer__external_id"], "nickname": row["buyer__nickname"]},
         "parcel": (
             {
@@ -120,7 +126,7 @@ def after_sale_row_json(row: dict, refunds: list[dict]) -> dict:
             else None
         ),
         "refunds": [
-            refund_row_json(refund, order_no=order_no, line_no=line_no, after_sale_no=after_sale_no)
+            refund_row_json(refund, order_no=order_no, line_no=line_no, after_sale_no=after_sale_no, tz=tz)
             for refund in refunds
         ],
     }
