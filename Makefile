@@ -12,6 +12,8 @@ PORT ?= 8000
 
 run: install migrate seed ## fresh machine → demo back office at http://$(HOST):$(PORT) with the worker beside it
 	@echo "Back office: http://$(HOST):$(PORT)/  (accounts: merchant / agent / finance / global / outlet-yto / outlet-yto-clerk / outlet-jt / operator, password demo-pass)"
+	@$(PY) -c "import socket; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('$(HOST)', $(PORT)))" 2>/dev/null \
+	  || { echo "Port $(PORT) on $(HOST) is taken: choose another, e.g. make run PORT=8001"; exit 1; }
 	@trap 'kill 0' EXIT INT TERM; \
 	  $(PY) manage.py qcluster & \
 	  $(PY) manage.py runserver --noreload $(HOST):$(PORT)
