@@ -84,6 +84,43 @@ class FlagForm(ActionForm):
 KEEP_FLAG, NO_FLAG = "", "none"
 
 
+# A posted selection holds at most this many ids: bounded work for any request (a page shows 100 rows;
+# a confirmation of "every filtered row" at most services.bulk.MAX_BULK_AFTER_SALES).
+MAX_TICKED = 1000
+
+
+def ticked_versions(data) -> dict[int, int]:
+    """{id: version} of the ticked rows (`ids` and `version_<id>`, as the workbench table posts them)."""
+    ids = data.getlist("ids")
+    if len(ids) > MAX_TICKED:
+        raise forms.ValidationError(_("Too many rows ticked: at most %(n)s.") % {"n": MAX_TICKED})
+    try:
+        return {int(pk): int(data[f"version_{int(pk)}"]) for pk in ids}
+    except (KeyError, ValueError, OverflowError):
+        raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
+
+
+class BulkRejectSignedForm(forms.Form):
+    """The confirmation of a bulk rejection with reason 已签收: the ticked rows, a note, the card."""
+
+    note = forms.CharField(
+        label=_("Note to the buyer (optional)"),
+        required=False,
+        max_length=200,
+        widget=widgets.TextInput(attrs={"placeholder": _("e.g. please apply for return and refund"), "size": 48}),
+    )
+    send_card = forms.BooleanField(
+        label=_("Send each buyer the after-sale card, inviting a return-and-refund application"),
+        required=False,
+        widget=widgets.CheckboxInput,
+    )
+
+    def clean(self):
+        data = super().clean()
+        data["versions"] = ticked_versions(self.data)
+        return data
+
+
 class BulkFlagForm(forms.Form):
     """The flag and remark for the ticked rows; `ids` and `version_<id>` come from the table."""
 
@@ -112,10 +149,7 @@ class BulkFlagForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        try:
-            data["versions"] = {int(pk): int(self.data[f"version_{int(pk)}"]) for pk in self.data.getlist("ids")}
-        except (KeyError, ValueError):
-            raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
+        data["versions"] = ticked_versions(self.data)
         flag = data.get("flag", KEEP_FLAG)
         data["flag"] = None if flag == KEEP_FLAG else ("" if flag == NO_FLAG else flag)
         data["remark"] = "" if data.get("clear_remark") else (data.get("remark") or None)

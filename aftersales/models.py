@@ -356,3 +356,64 @@ class EvidenceImage(models.Model):
 
     def __str__(self):
         return self.image.name
+
+
+class BulkJob(models.Model):
+    """A decision the merchant took for many after-sales at once, carried out by the worker row by row.
+
+    Each row is done whole or not at all (its own transaction), and its outcome is a BulkJobRow
+    written in that same transaction: a job run twice, or by two workers at once, skips the rows that
+    have an outcome and never acts twice on one after-sale.
+    """
+
+    class Kind(models.TextChoices):
+        REJECT_SIGNED = "reject_signed", _("reject: the buyer signed for the goods")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="bulk_jobs", verbose_name=_("shop"))
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bulk_jobs", verbose_name=_("by")
+    )
+    kind = models.CharField(_("action"), max_length=20, choices=Kind.choices)
+    # {after-sale id: the version the merchant's page showed}: a row changed since is not acted on.
+    versions = models.JSONField(_("after-sales"))
+    send_card = models.BooleanField(_("send the after-sale card"), default=False)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    query = models.CharField(_("filters"), max_length=2000, blank=True)  # the workbench's, to go back to
+    language = models.CharField(_("language"), max_length=10)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(_("created at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+
+class BulkJobRow(models.Model):
+    """The outcome of one after-sale of a bulk job: done, or why not."""
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="rows", verbose_name=_("bulk action"))
+    after_sale = models.ForeignKey(
+        AfterSale, on_delete=models.CASCADE, related_name="bulk_rows", verbose_name=_("after-sale")
+    )
+    ok = models.BooleanField(_("done"))
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        verbose_name = _("bulk action row")
+        verbose_name_plural = _("bulk action rows")
+        ordering = ["job", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "after_sale"], name="bulk_row_once")]
+
+    def __str__(self):
+        return f"{self.job_id}/{self.after_sale_id}: {'ok' if self.ok else self.reason}"

@@ -212,6 +212,25 @@ def reject_blocker(facts: ActionFacts) -> str | None:
     return None
 
 
+def signed_reject_blocker(facts: ActionFacts) -> str | None:
+    """May this after-sale be rejected in bulk with reason 已签收 (seed 002, steps 2-3)?
+
+    Only a refund-only request whose parcel the buyer has signed for: a returned parcel means the goods
+    are back with the merchant, which is no reason to reject.
+    """
+    if reason := _open_or_reason(facts):
+        return reason
+    if facts.type != T.REFUND_ONLY:
+        return str(_("not a refund-only request"))
+    if facts.parcel_status != Parcel.Status.SIGNED:
+        if facts.parcel_status is None:
+            return str(_("the goods were not shipped"))
+        return str(
+            _("the parcel is not signed for (now: %(status)s)") % {"status": Parcel.Status(facts.parcel_status).label}
+        )
+    return reject_blocker(facts)
+
+
 def small_payment_blocker(*, line_refundable: Decimal, amount: Decimal | None = None) -> str | None:
     if line_refundable <= 0:
         return str(_("nothing is left to refund on the line"))

@@ -3,12 +3,12 @@
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.db.models import Count, OuterRef, Prefetch, QuerySet, Subquery, Sum
 
 from shop.models import Parcel, Shop, TrackingEvent
 
 from . import rules
-from .models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, RefundEntry
+from .models import AfterSale, AfterSaleLog, BulkJob, BulkJobRow, BuyerNotification, EvidenceImage, RefundEntry
 
 
 def after_sales_for_shop(*, shop: Shop) -> QuerySet[AfterSale]:
@@ -97,3 +97,37 @@ def line_notifications_for_shop(*, shop: Shop, line_id: int) -> QuerySet[BuyerNo
 def evidence_for_shop(*, shop: Shop, after_sale_no: str) -> QuerySet[EvidenceImage]:
     """The evidence images of one of the shop's after-sales (another shop's: none)."""
     return EvidenceImage.objects.filter(after_sale__shop=shop, after_sale__after_sale_no=after_sale_no)
+
+
+def signed_at_subquery():
+    """When the after-sale's parcel was last signed for, from its tracking events (None: never)."""
+    signed = TrackingEvent.objects.filter(parcel=OuterRef("parcel_id"), status=Parcel.Status.SIGNED)
+    return Subquery(signed.order_by("-at").values("at")[:1])
+
+
+def bulk_reject_candidates(*, shop: Shop, ids: list[int]) -> list[AfterSale]:
+    """The shop's after-sales among `ids`, as the bulk rejection's confirmation lists them, by deadline;
+    each with `signed_at`. One query whatever the count (another shop's ids are simply absent)."""
+    rows = (
+        after_sales_for_shop(shop=shop)
+        .filter(pk__in=ids)
+        .annotate(signed_at=signed_at_subquery())
+        .order_by("deadline", "pk")
+    )
+    return list(rows)
+
+
+def bulk_jobs_for_shop(*, shop: Shop) -> QuerySet[BulkJob]:
+    return BulkJob.objects.filter(shop=shop).select_related("user")
+
+
+def bulk_job_rows(*, job: BulkJob) -> list[BulkJobRow]:
+    """A job's outcomes, failures first, each with its after-sale and the evidence image it attached."""
+    evidence = EvidenceImage.objects.filter(after_sale=OuterRef("after_sale_id")).order_by("-uploaded_at", "-id")
+    rows = (
+        BulkJobRow.objects.filter(job=job)
+        .select_related("after_sale__buyer", "after_sale__parcel__courier")
+        .annotate(evidence_id=Subquery(evidence.values("pk")[:1]))
+        .order_by("ok", "id")
+    )
+    return list(rows)

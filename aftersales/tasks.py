@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from . import notifications, services
 from .models import AfterSale
-from .services import timeouts
+from .services import bulk, timeouts
 
 logger = logging.getLogger(__name__)
 
@@ -73,3 +73,8 @@ def sweep_overdue_after_sales(
 
 def retry_notifications() -> int:
     return notifications.retry_due_notifications()
+
+
+def run_bulk_job(job_id: int) -> str:
+    """A bulk decision of the merchant (services.bulk): safe to run twice or by two workers at once."""
+    return bulk.run_bulk_job(job_id)

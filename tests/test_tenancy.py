@@ -70,6 +70,20 @@ def _export_job_a(world: World):
     return job
 
 
+def _bulk_job_a(world: World):
+    """A bulk rejection of shop A, not run (created on first use)."""
+    from django.utils import timezone
+
+    from aftersales.models import BulkJob
+
+    job, _created = BulkJob.objects.get_or_create(
+        shop=world.shop_a,
+        user=world.merchant_a,
+        defaults={"kind": "reject_signed", "versions": {}, "language": "en", "created_at": timezone.now()},
+    )
+    return job
+
+
 def _after_sale_a(world: World):
     """An open refund-only after-sale of shop A on its in-transit parcel (created on first use)."""
     from aftersales.models import AfterSale
@@ -346,6 +360,7 @@ CASES: dict[str, Case] = {
     "shop:order-detail": Case(kwargs=lambda w: {"order_no": w.order_a.order_no}),
     "aftersales:workbench": Case(given=_after_sale_a, secret=lambda w: "AS-SECRET-A"),
     "aftersales:metrics": Case(),
+    "aftersales:quick-counts": Case(given=_after_sale_a, secret=lambda w: '"pending": "1"'),
     "aftersales:bulk-flag": Case(method="post"),
     "aftersales:export-csv": Case(given=_after_sale_a, secret=lambda w: "AS-SECRET-A"),
     "aftersales:export-start": Case(method="post"),
@@ -353,6 +368,10 @@ CASES: dict[str, Case] = {
     "aftersales:export-download": Case(kwargs=lambda w: {"pk": _export_job_a(w).pk}),
     "aftersales:after-sale-detail": Case(kwargs=_after_sale_no_a),
     "aftersales:evidence": Case(kwargs=lambda w: {**_after_sale_no_a(w), "pk": _evidence_a(w).pk}),
+    "aftersales:timeline-image": Case(kwargs=_after_sale_no_a),
+    "aftersales:bulk-reject-signed-preview": Case(method="post"),
+    "aftersales:bulk-reject-signed": Case(method="post"),
+    "aftersales:bulk-job": Case(kwargs=lambda w: {"pk": _bulk_job_a(w).pk}),
     "aftersales:agree-refund": Case(method="post", kwargs=_after_sale_no_a),
     "aftersales:agree-return": Case(method="post", kwargs=_after_sale_no_a),
     "aftersales:confirm-receipt": Case(method="post", kwargs=_after_sale_no_a),
@@ -444,6 +463,7 @@ NEEDS: dict[str, str | None] = {
     "shop:order-detail": None,
     "aftersales:workbench": None,
     "aftersales:metrics": None,
+    "aftersales:quick-counts": None,
     "aftersales:bulk-flag": P.AFTERSALES,
     "aftersales:export-csv": P.AFTERSALES,
     "aftersales:export-start": P.AFTERSALES,
@@ -451,6 +471,10 @@ NEEDS: dict[str, str | None] = {
     "aftersales:export-download": P.AFTERSALES,
     "aftersales:after-sale-detail": None,
     "aftersales:evidence": None,
+    "aftersales:timeline-image": None,
+    "aftersales:bulk-reject-signed-preview": P.AFTERSALES,
+    "aftersales:bulk-reject-signed": P.AFTERSALES,
+    "aftersales:bulk-job": None,
     "aftersales:agree-refund": P.AFTERSALES,
     "aftersales:agree-return": P.AFTERSALES,
     "aftersales:confirm-receipt": P.AFTERSALES,
@@ -685,7 +709,7 @@ def _fingerprint() -> dict:
     """What a refused request must leave as it was: the rows every merchant or outlet action writes."""
     from django.contrib.auth.models import Group
 
-    from aftersales.models import AfterSale, AfterSaleLog, ExportJob, RefundEntry
+    from aftersales.models import AfterSale, AfterSaleLog, BulkJob, ExportJob, RefundEntry
     from api.models import ApiToken, WebhookEndpoint
     from interception.models import InterceptionBatch, Partnership, PartnershipLog, ServiceOrder
     from settlement.models import Claim, ClaimLog, Reconciliation, Statement, StatementLog
@@ -697,6 +721,7 @@ def _fingerprint() -> dict:
             AfterSaleLog,
             RefundEntry,
             ExportJob,
+            BulkJob,
             InterceptionBatch,
             ServiceOrder,
             PartnershipLog,

@@ -385,3 +385,24 @@ def test_the_reconciliation_differences_export_reads_in_chinese(demo, db):
         response = client.get(reverse("settlement:reconciliation-csv", kwargs={"pk": reconciliation.pk}), **ZH)
         assert response.status_code == 200
         assert english_cells(export_cells(response)) == []
+
+
+def test_the_bulk_rejection_of_signed_ones_reads_in_chinese(demo, db, django_capture_on_commit_callbacks):
+    """Its confirmation (a POST) and its job page are not reached by the crawl's links."""
+    from aftersales.filters import QUICK_VIEWS
+
+    client = Client()
+    client.force_login(User.objects.get(username="merchant"))
+    query = next(view for view in QUICK_VIEWS if view.key == "signed_refund_only").query
+    preview = client.post(reverse("aftersales:bulk-reject-signed-preview"), {"all_filtered": "1", "query": query}, **ZH)
+    assert preview.status_code == 200 and preview.context["ready"] and preview.context["skipped"]
+    confirm = {"query": query, "send_card": "on", "ids": [str(a.pk) for a in preview.context["ready"]]}
+    confirm.update({f"version_{a.pk}": str(a.shown_version) for a in preview.context["ready"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(reverse("aftersales:bulk-reject-signed"), confirm, **ZH)
+    job_page = client.get(started["Location"], **ZH)
+    assert job_page.context["done"] == len(preview.context["ready"])
+    for response in (preview, job_page):
+        page = _Page()
+        page.feed(response.content.decode())
+        assert english_words(page.texts) == []

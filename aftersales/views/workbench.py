@@ -1,7 +1,7 @@
 """The workbench (the merchant's home), its bulk flag and remark, and its exports."""
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -75,6 +75,23 @@ class WorkbenchView(MerchantRequiredMixin, SingleTableMixin, FilterView):
         context["bulk_actions"] = extensions.bulk_actions
         context["filter_query"] = filters.filter_query(self.request.GET)
         return context
+
+
+class QuickViewCountsView(MerchantRequiredMixin, View):
+    """The quick views' counts up to 9999, asked for by the workbench once shown when a count stopped at 99+."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request):
+        counts = filters.quick_view_counts(
+            selectors.workbench_rows_for_shop(shop=self.shop),
+            current_params=request.GET,
+            now=timezone.now(),
+            cap=filters.QUICK_VIEW_FULL_COUNT_CAP,
+        )
+        response = JsonResponse({item.view.key: item.display for item in counts})
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class BulkFlagView(MerchantRequiredMixin, PostActionView):

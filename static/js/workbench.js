@@ -14,3 +14,21 @@ document.addEventListener("DOMContentLoaded", () => {
     all.indeterminate = !all.checked && list.some((box) => box.checked);
   });
 });
+
+// Quick views: a count that stopped at 99+ is asked for again, up to 9999, once the page has shown.
+document.addEventListener("DOMContentLoaded", () => {
+  const nav = document.querySelector(".quick-views[data-full-counts]");
+  if (!nav || !nav.querySelector("[data-capped]")) return;
+  fetch(nav.dataset.fullCounts, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    .then((response) => (response.ok ? response.json() : {}))
+    .then((counts) => {
+      nav.querySelectorAll("[data-quick-view]").forEach((span) => {
+        const count = counts[span.dataset.quickView];
+        if (count !== undefined) {
+          span.textContent = count;
+          span.removeAttribute("data-capped");
+        }
+      });
+    })
+    .catch(() => {}); // the capped counts stay: nothing is wrong with the page itself
+});

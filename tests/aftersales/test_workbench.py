@@ -319,6 +319,7 @@ def test_quick_views_count_the_shops_after_sales(client, merchant, rows):
     assert quick(workbench(client)) == {
         "pending": ("3", False),
         "refusal": ("2", False),
+        "signed_refund_only": ("0", False),
         "in_transit_refund_only": ("3", False),
         "about_to_time_out": ("2", False),
     }
@@ -330,11 +331,12 @@ def test_a_quick_view_link_lists_what_it_counts_and_is_marked_active(client, mer
         response = client.get(f"{reverse('aftersales:workbench')}?{view.query}")
         counted = quick(response)[view.key]
         assert counted == (str(len(listed(response))), True)
-    in_transit = client.get(f"{reverse('aftersales:workbench')}?{filters.QUICK_VIEWS[2].query}")
+    view = next(view for view in filters.QUICK_VIEWS if view.key == "in_transit_refund_only")
+    in_transit = client.get(f"{reverse('aftersales:workbench')}?{view.query}")
     assert listed(in_transit) == ["AS-REFUSAL", "AS-OUT", "AS-PENDING"]
 
 
-def test_quick_view_counts_stop_at_99_and_never_count_the_whole_table(client, merchant, shop):
+def test_quick_view_counts_stop_at_99_then_are_asked_for_up_to_9999(client, merchant, shop):
     buyer = Buyer.objects.create(external_id="many", nickname="多")
     orders = Order.objects.bulk_create(
         Order(shop=shop, buyer=buyer, order_no=f"O-BULK-{i}", status="shipped", paid_amount=Decimal("50.00"))
@@ -368,8 +370,22 @@ def test_quick_view_counts_stop_at_99_and_never_count_the_whole_table(client, me
     assert quick(response)["pending"] == ("99+", False)
     assert quick(response)["refusal"] == ("0", False)
     counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"].upper()]
-    assert len(counts) == 1  # one round trip for the four views, each counted over at most 100 rows
-    assert counts[0].count("LIMIT 100)") == 4
+    assert len(counts) == 1  # one round trip for the five views, each counted over at most 100 rows
+    assert counts[0].count("LIMIT 100)") == 5
+    assert 'data-quick-view="pending" data-capped="true">99+<' in response.content.decode()
+
+    # Asked for again once the page shows: the exact count, up to 9999, in one query.
+    with CaptureQueriesContext(connection) as queries:
+        full = client.get(reverse("aftersales:quick-counts"))
+    assert full.json() == {
+        "pending": "1000",
+        "refusal": "0",
+        "signed_refund_only": "0",
+        "in_transit_refund_only": "0",
+        "about_to_time_out": "0",
+    }
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(*)" in q["sql"].upper()]
+    assert len(counts) == 1 and counts[0].count("LIMIT 10000)") == 5
 
 
 # --- pagination and the cost of a page -----------------------------------------------------------
