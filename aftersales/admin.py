@@ -14,7 +14,16 @@ from shop.admin import ReadOnlyAdminMixin
 from shop.errors import DomainError, NotFound
 
 from . import notifications, services
-from .models import AfterSale, AfterSaleLog, BuyerNotification, EvidenceImage, ExportJob, RefundEntry
+from .models import (
+    AfterSale,
+    AfterSaleLog,
+    BulkJob,
+    BulkJobRow,
+    BuyerNotification,
+    EvidenceImage,
+    ExportJob,
+    RefundEntry,
+)
 
 DONE_REFUNDED = ngettext_lazy(
     "%(n)d after-sale refunded by platform arbitration.", "%(n)d after-sales refunded by platform arbitration.", "n"
@@ -233,3 +242,21 @@ class EvidenceImageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_help_text = _("Exact after-sale number.")
     list_select_related = ("after_sale", "uploaded_by")
     show_full_result_count = False
+
+
+class BulkJobRowInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = BulkJobRow
+    fields = ("after_sale", "ok", "reason", "at")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(BulkJob)
+class BulkJobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A merchant's bulk decision (the signed-for rejection) and the outcome of each after-sale."""
+
+    list_display = ("created_at", "shop", "user", "kind", "send_card", "status", "finished_at")
+    list_filter = ("status", "kind")
+    list_select_related = ("shop", "user")
+    show_full_result_count = False
+    inlines = [BulkJobRowInline]

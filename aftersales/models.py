@@ -416,4 +416,4 @@ class BulkJobRow(models.Model):
         constraints = [models.UniqueConstraint(fields=["job", "after_sale"], name="bulk_row_once")]
 
     def __str__(self):
-        return f"{self.job_id}/{self.after_sale_id}: {'ok' if self.ok else self.reason}"
+        return f"#{self.job_id} · {self.after_sale_id}"

@@ -14,6 +14,8 @@ from aftersales.models import (
     Actor,
     AfterSale,
     AfterSaleLog,
+    BulkJob,
+    BulkJobRow,
     BuyerNotification,
     EvidenceImage,
     ExportJob,
@@ -78,10 +80,14 @@ def rows(shop, merchant, yto_outlet, operator):
     services.escalate_to_arbitration(after_sale_id=in_arbitration.pk, user=operator)
     pending = apply(shop, yto_outlet, "AS-PENDING")
     ExportJob.objects.create(shop=shop, user=merchant, format=ExportJob.Format.CSV)
+    job = BulkJob.objects.create(
+        shop=shop, user=merchant, kind=BulkJob.Kind.REJECT_SIGNED, versions={}, language="en", created_at=timezone.now()
+    )
+    BulkJobRow.objects.create(job=job, after_sale=pending, ok=False, reason="not signed for", at=timezone.now())
     return {"refunded": refunded, "rejected": rejected, "arbitration": in_arbitration, "pending": pending}
 
 
-MODELS = [AfterSale, AfterSaleLog, RefundEntry, BuyerNotification, ExportJob, EvidenceImage]
+MODELS = [AfterSale, AfterSaleLog, RefundEntry, BuyerNotification, ExportJob, EvidenceImage, BulkJob]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda model: model.__name__)
@@ -245,6 +251,14 @@ def test_changelists_take_as_many_queries_for_many_rows_as_for_few(admin_client,
     services.escalate_to_arbitration(after_sale_id=more.pk, user=None)
     services.decide_arbitration(after_sale_id=more.pk, user=None, refund=True)
     ExportJob.objects.create(shop=more.shop, user=merchant, format=ExportJob.Format.XLSX)
+    BulkJob.objects.create(
+        shop=more.shop,
+        user=merchant,
+        kind=BulkJob.Kind.REJECT_SIGNED,
+        versions={},
+        language="en",
+        created_at=timezone.now(),
+    )
     with CaptureQueriesContext(connection) as many:
         admin_client.get(url)
 
