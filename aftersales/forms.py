@@ -100,7 +100,16 @@ def ticked_versions(data) -> dict[int, int]:
         raise forms.ValidationError(_("The selection could not be read. Reload the page and try again.")) from None
 
 
-class BulkRejectSignedForm(forms.Form):
+class BulkSelectionForm(forms.Form):
+    """The ticked rows of a bulk confirmation."""
+
+    def clean(self):
+        data = super().clean()
+        data["versions"] = ticked_versions(self.data)
+        return data
+
+
+class BulkRejectSignedForm(BulkSelectionForm):
     """The confirmation of a bulk rejection with reason 已签收: the ticked rows, a note, the card."""
 
     note = forms.CharField(
@@ -114,11 +123,6 @@ class BulkRejectSignedForm(forms.Form):
         required=False,
         widget=widgets.CheckboxInput,
     )
-
-    def clean(self):
-        data = super().clean()
-        data["versions"] = ticked_versions(self.data)
-        return data
 
 
 class BulkFlagForm(forms.Form):

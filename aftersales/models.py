@@ -368,6 +368,7 @@ class BulkJob(models.Model):
 
     class Kind(models.TextChoices):
         REJECT_SIGNED = "reject_signed", _("reject: the buyer signed for the goods")
+        REFUND_RETURNED = "refund_returned", _("refund: the parcel came back")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")

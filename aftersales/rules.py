@@ -231,6 +231,25 @@ def signed_reject_blocker(facts: ActionFacts) -> str | None:
     return reject_blocker(facts)
 
 
+def returned_refund_blocker(facts: ActionFacts) -> str | None:
+    """May this after-sale be refunded in bulk because its parcel came back (seed 002, steps 2-3)?
+
+    Only a refund-only request whose parcel is back with the merchant: the goods are home, the buyer
+    never had them.
+    """
+    if reason := _open_or_reason(facts):
+        return reason
+    if facts.type != T.REFUND_ONLY:
+        return str(_("not a refund-only request"))
+    if facts.parcel_status != Parcel.Status.RETURNED:
+        if facts.parcel_status is None:
+            return str(_("the goods were not shipped"))
+        return str(
+            _("the parcel has not come back (now: %(status)s)") % {"status": Parcel.Status(facts.parcel_status).label}
+        )
+    return agree_refund_blocker(facts)
+
+
 def small_payment_blocker(*, line_refundable: Decimal, amount: Decimal | None = None) -> str | None:
     if line_refundable <= 0:
         return str(_("nothing is left to refund on the line"))

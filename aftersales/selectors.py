@@ -105,8 +105,8 @@ def signed_at_subquery():
     return Subquery(signed.order_by("-at").values("at")[:1])
 
 
-def bulk_reject_candidates(*, shop: Shop, ids: list[int]) -> list[AfterSale]:
-    """The shop's after-sales among `ids`, as the bulk rejection's confirmation lists them, by deadline;
+def bulk_candidates(*, shop: Shop, ids: list[int]) -> list[AfterSale]:
+    """The shop's after-sales among `ids`, as a bulk confirmation lists them, by deadline;
     each with `signed_at`. One query whatever the count (another shop's ids are simply absent)."""
     rows = (
         after_sales_for_shop(shop=shop)

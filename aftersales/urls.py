@@ -11,6 +11,12 @@ urlpatterns = [
     path("bulk-flag/", workbench.BulkFlagView.as_view(), name="bulk-flag"),
     path("bulk-reject-signed/preview/", bulk.BulkRejectSignedPreviewView.as_view(), name="bulk-reject-signed-preview"),
     path("bulk-reject-signed/", bulk.BulkRejectSignedStartView.as_view(), name="bulk-reject-signed"),
+    path(
+        "bulk-refund-returned/preview/",
+        bulk.BulkRefundReturnedPreviewView.as_view(),
+        name="bulk-refund-returned-preview",
+    ),
+    path("bulk-refund-returned/", bulk.BulkRefundReturnedStartView.as_view(), name="bulk-refund-returned"),
     path("bulk/<int:pk>/", bulk.BulkJobView.as_view(), name="bulk-job"),
     path("export.csv", workbench.WorkbenchCsvView.as_view(), name="export-csv"),
     path("exports/xlsx/", workbench.ExportStartView.as_view(), name="export-start"),

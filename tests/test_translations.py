@@ -387,8 +387,8 @@ def test_the_reconciliation_differences_export_reads_in_chinese(demo, db):
         assert english_cells(export_cells(response)) == []
 
 
-def test_the_bulk_rejection_of_signed_ones_reads_in_chinese(demo, db, django_capture_on_commit_callbacks):
-    """Its confirmation (a POST) and its job page are not reached by the crawl's links."""
+def test_the_bulk_rejection_and_refund_read_in_chinese(demo, db, django_capture_on_commit_callbacks):
+    """Their confirmations (POSTs) and job pages are not reached by the crawl's links."""
     from aftersales.filters import QUICK_VIEWS
 
     client = Client()
@@ -402,7 +402,17 @@ def test_the_bulk_rejection_of_signed_ones_reads_in_chinese(demo, db, django_cap
         started = client.post(reverse("aftersales:bulk-reject-signed"), confirm, **ZH)
     job_page = client.get(started["Location"], **ZH)
     assert job_page.context["done"] == len(preview.context["ready"])
-    for response in (preview, job_page):
+    refund = client.post(
+        reverse("aftersales:bulk-refund-returned-preview"), {"all_filtered": "1", "query": query}, **ZH
+    )
+    assert refund.status_code == 200 and refund.context["ready"]
+    confirm = {"query": query, "ids": [str(a.pk) for a in refund.context["ready"]]}
+    confirm.update({f"version_{a.pk}": str(a.shown_version) for a in refund.context["ready"]})
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(reverse("aftersales:bulk-refund-returned"), confirm, **ZH)
+    refund_job = client.get(started["Location"], **ZH)
+    assert refund_job.context["done"] == len(refund.context["ready"])
+    for response in (preview, job_page, refund, refund_job):
         page = _Page()
         page.feed(response.content.decode())
         assert english_words(page.texts) == []

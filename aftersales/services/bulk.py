@@ -1,5 +1,6 @@
 """Decisions on many after-sales at once (seed 002, steps 2-3): reject the signed-for refund-only ones,
-each with an image of its own parcel's tracking timeline, and invite the buyer to return instead.
+each with an image of its own parcel's tracking timeline, and invite the buyer to return instead; refund
+the ones whose parcel came back.
 
 The merchant's confirmation records a BulkJob; the worker carries it out one after-sale at a time,
 each whole or not at all, its outcome written in the same transaction (so a job run twice, or by two
@@ -24,19 +25,37 @@ from shop.permissions import PermissionRefused, PermissionSet
 from .. import evidence_images, rules
 from ..models import AfterSale, BulkJob, BulkJobRow
 from .buyer import application_facts
-from .merchant import _ensure, _merchant_after_sale, action_facts, reject_after_sale, send_after_sale_card
+from .merchant import (
+    _ensure,
+    _merchant_after_sale,
+    action_facts,
+    agree_refund,
+    reject_after_sale,
+    send_after_sale_card,
+)
 
 # One confirmation acts on at most this many after-sales: a day's signed ones of a busy shop, and a
 # job that a worker finishes in about a minute (an image and a rejection take ~0.1 s each).
 MAX_BULK_AFTER_SALES = 500
 
 
-def start_reject_signed(
+def start_reject_signed(*, send_card: bool, note: str = "", **kwargs) -> BulkJob:
+    """Reject the ticked signed-for ones with their timelines (`send_card`: and invite a return)."""
+    return start_bulk_job(kind=BulkJob.Kind.REJECT_SIGNED, send_card=send_card, note=note, **kwargs)
+
+
+def start_refund_returned(**kwargs) -> BulkJob:
+    """Refund the ticked ones whose parcel came back."""
+    return start_bulk_job(kind=BulkJob.Kind.REFUND_RETURNED, **kwargs)
+
+
+def start_bulk_job(
     *,
+    kind: str,
     shop: Shop,
     user,
     versions: dict[int, int],
-    send_card: bool,
+    send_card: bool = False,
     note: str = "",
     query: str = "",
     at: datetime | None = None,
@@ -60,7 +79,7 @@ def start_reject_signed(
     job = BulkJob.objects.create(
         shop=shop,
         user=user,
-        kind=BulkJob.Kind.REJECT_SIGNED,
+        kind=kind,
         versions={str(pk): version for pk, version in sorted(versions.items())},
         send_card=send_card,
         note=note.strip()[:200],
@@ -91,19 +110,30 @@ def run_bulk_job(job_id: int, *, at: datetime | None = None) -> str:
     return BulkJob.Status.DONE
 
 
+def _reject_row(job: BulkJob, after_sale_id: int, version: int, at: datetime) -> None:
+    reject_signed_with_timeline(
+        after_sale_id=after_sale_id,
+        shop=job.shop,
+        user=job.user,
+        expected_version=version,
+        send_card=job.send_card,
+        note=job.note,
+        at=at,
+    )
+
+
+def _refund_row(job: BulkJob, after_sale_id: int, version: int, at: datetime) -> None:
+    refund_returned(after_sale_id=after_sale_id, shop=job.shop, user=job.user, expected_version=version, at=at)
+
+
+ROW_ACTIONS = {BulkJob.Kind.REJECT_SIGNED: _reject_row, BulkJob.Kind.REFUND_RETURNED: _refund_row}
+
+
 def _run_row(job: BulkJob, after_sale_id: int, version: int, *, at: datetime | None) -> None:
     now = at or timezone.now()
     try:
         with transaction.atomic():
-            reject_signed_with_timeline(
-                after_sale_id=after_sale_id,
-                shop=job.shop,
-                user=job.user,
-                expected_version=version,
-                send_card=job.send_card,
-                note=job.note,
-                at=now,
-            )
+            ROW_ACTIONS[job.kind](job, after_sale_id, version, now)
             BulkJobRow.objects.create(job=job, after_sale_id=after_sale_id, ok=True, at=now)
     except (DomainError, NotFound, PermissionRefused) as refusal:
         # Another worker may have recorded this row meanwhile (then its outcome stands).
@@ -184,3 +214,14 @@ def reject_signed_with_timeline(
     if send_card:
         send_after_sale_card(shop=shop, user=user, line_id=after_sale.line_id, after_sale_id=after_sale.pk, at=at)
     return after_sale
+
+
+@transaction.atomic
+def refund_returned(
+    *, after_sale_id: int, shop: Shop, user, expected_version: int | None, at: datetime | None = None
+) -> AfterSale:
+    """Agree the refund of a refund-only after-sale whose parcel is back with the merchant."""
+    permissions.require(user, PermissionSet.AFTERSALES)
+    after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
+    _ensure(rules.returned_refund_blocker(action_facts(after_sale)))
+    return agree_refund(after_sale_id=after_sale.pk, shop=shop, user=user, expected_version=expected_version, at=at)

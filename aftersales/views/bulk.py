@@ -1,5 +1,6 @@
-"""Bulk rejection of signed-for refund-only after-sales (seed 002, steps 2-3): a confirmation that lists
-what will and will not be done, the job the worker carries out, and the image of a parcel's timeline."""
+"""Bulk decisions on refund-only after-sales (seed 002, steps 2-3): reject the signed-for ones, refund the
+ones whose parcel came back. A confirmation lists what will and will not be done, the worker carries out
+the job, its page shows each row; and the image of a parcel's timeline, as a rejection attaches it."""
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, QueryDict
@@ -15,17 +16,27 @@ from shop.permissions import PermissionSet
 from shop.views import form_errors_message
 
 from .. import filters, rules, selectors, services
-from ..forms import BulkRejectSignedForm
+from ..forms import BulkRejectSignedForm, BulkSelectionForm
 from ..models import BulkJob
 from ..services import bulk
 from .workbench import workbench_url
 
 
-class BulkRejectSignedPreviewView(MerchantRequiredMixin, View):
-    """From the workbench (the ticked rows, or every filtered one): what the rejection will do, row by row."""
+class BulkPreviewView(MerchantRequiredMixin, View):
+    """From the workbench (the ticked rows, or every filtered one): what the bulk action will do, row by row.
+
+    A subclass names its template and says why an after-sale is left out (`blocker`).
+    """
 
     permission_set = PermissionSet.AFTERSALES
     http_method_names = ["post", "options"]
+    template_name: str
+
+    def blocker(self, after_sale) -> str | None:
+        raise NotImplementedError
+
+    def extra_context(self) -> dict:
+        return {}
 
     def post(self, request):
         query = filters.filter_query(QueryDict(request.POST.get("query", "")))
@@ -37,7 +48,7 @@ class BulkRejectSignedPreviewView(MerchantRequiredMixin, View):
             rows = rows.order_by("deadline", "pk").values_list("pk", "version")
             versions = dict(rows[: bulk.MAX_BULK_AFTER_SALES + 1])
         else:
-            form = BulkRejectSignedForm(request.POST)
+            form = BulkSelectionForm(request.POST)
             if not form.is_valid():
                 messages.error(request, form_errors_message(form))
                 return redirect(back)
@@ -50,55 +61,86 @@ class BulkRejectSignedPreviewView(MerchantRequiredMixin, View):
                 request, _("At most %(n)s after-sales at once: narrow the filters.") % {"n": bulk.MAX_BULK_AFTER_SALES}
             )
             return redirect(back)
-        candidates = selectors.bulk_reject_candidates(shop=self.shop, ids=list(versions))
+        candidates = selectors.bulk_candidates(shop=self.shop, ids=list(versions))
         if len(candidates) != len(versions):
             raise Http404  # a ticked id of another shop: as if it did not exist
         ready, skipped = [], []
         for after_sale in candidates:
             after_sale.shown_version = versions[after_sale.pk]
-            blocker = rules.signed_reject_blocker(services.action_facts(after_sale))
-            if blocker is None and after_sale.signed_at is None:
-                blocker = _("the parcel's tracking holds no signature event to show")
+            blocker = self.blocker(after_sale)
             (skipped if blocker else ready).append((after_sale, blocker))
         context = {
             "ready": [after_sale for after_sale, _blocker in ready],
             "skipped": skipped,
-            "form": BulkRejectSignedForm(initial={"send_card": True}),
             "query": query,
             "back": back,
             "refund_total": sum((a.amount - a.refunded_amount for a, _b in ready), start=0),
+            **self.extra_context(),
         }
-        return render(request, "aftersales/bulk_reject_preview.html", context)
+        return render(request, self.template_name, context)
 
 
-class BulkRejectSignedStartView(MerchantRequiredMixin, View):
-    """The confirmation: record the job and show its progress."""
+class BulkRejectSignedPreviewView(BulkPreviewView):
+    """The signed-for ones will be rejected with their timelines; the others are listed with the reason."""
+
+    template_name = "aftersales/bulk_reject_preview.html"
+
+    def blocker(self, after_sale) -> str | None:
+        blocker = rules.signed_reject_blocker(services.action_facts(after_sale))
+        if blocker is None and after_sale.signed_at is None:
+            return _("the parcel's tracking holds no signature event to show")
+        return blocker
+
+    def extra_context(self) -> dict:
+        return {"form": BulkRejectSignedForm(initial={"send_card": True})}
+
+
+class BulkRefundReturnedPreviewView(BulkPreviewView):
+    """The ones whose parcel came back will be refunded; the others are listed with the reason."""
+
+    template_name = "aftersales/bulk_refund_preview.html"
+
+    def blocker(self, after_sale) -> str | None:
+        return rules.returned_refund_blocker(services.action_facts(after_sale))
+
+
+class BulkStartView(MerchantRequiredMixin, View):
+    """The confirmation: record the job and show its progress. A subclass names its form and service."""
 
     permission_set = PermissionSet.AFTERSALES
     http_method_names = ["post", "options"]
+    form_class = BulkSelectionForm
+
+    def start(self, data: dict, **kwargs):
+        raise NotImplementedError
 
     def post(self, request):
         query = filters.filter_query(QueryDict(request.POST.get("query", "")))
-        form = BulkRejectSignedForm(request.POST)
+        form = self.form_class(request.POST)
         if not form.is_valid():
             messages.error(request, form_errors_message(form))
             return redirect(workbench_url(QueryDict(query)))
-        data = form.cleaned_data
         try:
-            job = bulk.start_reject_signed(
-                shop=self.shop,
-                user=request.user,
-                versions=data["versions"],
-                send_card=data["send_card"],
-                note=data["note"],
-                query=query,
-            )
+            data = form.cleaned_data
+            job = self.start(data, shop=self.shop, user=request.user, versions=data["versions"], query=query)
         except NotFound:
             raise Http404 from None
         except DomainError as error:
             messages.error(request, error.message)
             return redirect(workbench_url(QueryDict(query)))
         return redirect("aftersales:bulk-job", pk=job.pk)
+
+
+class BulkRejectSignedStartView(BulkStartView):
+    form_class = BulkRejectSignedForm
+
+    def start(self, data, **kwargs):
+        return bulk.start_reject_signed(send_card=data["send_card"], note=data["note"], **kwargs)
+
+
+class BulkRefundReturnedStartView(BulkStartView):
+    def start(self, data, **kwargs):
+        return bulk.start_refund_returned(**kwargs)
 
 
 class BulkJobView(MerchantRequiredMixin, DetailView):

@@ -391,3 +391,90 @@ def test_the_bulk_bar_offers_the_rejection(client, shop, merchant):
 
     assert 'id="bulk-reject-signed"' in page.content.decode()
     assert 'id="bulk-reject-signed-all"' in page.content.decode()
+
+
+# --- the ones that came back: refunded in bulk ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("case", "blocker"),
+    [
+        (facts(parcel=P.RETURNED), None),
+        (facts(status=S.REFUND_AFTER_REFUSAL, parcel=P.RETURNED), None),
+        (facts(parcel=P.SIGNED), "the parcel has not come back (now: signed)"),
+        (facts(parcel=P.RETURNING), "the parcel has not come back (now: returning)"),
+        (facts(parcel=None), "the goods were not shipped"),
+        (facts(type=T.RETURN_REFUND, parcel=P.RETURNED), "not a refund-only request"),
+        (facts(status=S.REFUNDED, parcel=P.RETURNED), "the after-sale is closed"),
+        (facts(status=S.ARBITRATION, parcel=P.RETURNED), "the platform is deciding this after-sale"),
+        (
+            rules.ActionFacts(
+                status=S.PENDING_MERCHANT, type=T.REFUND_ONLY, parcel_status=P.RETURNED, line_refundable=5, amount=10
+            ),
+            "the amount is above what is left to refund on the line",
+        ),
+    ],
+)
+def test_returned_refund_blocker_at_each_boundary(case, blocker):
+    assert rules.returned_refund_blocker(case) == blocker
+
+
+def test_the_returned_ones_are_refunded_and_the_others_left_with_the_reason(db, shop, merchant):
+    back = make_after_sale_on_new_order(shop, no="AS-R1", parcel_status=P.RETURNED, amount="66.60")
+    still_signed = signed(shop, no="AS-R2")
+    job = bulk.start_refund_returned(shop=shop, user=merchant, versions=versions(back, still_signed))
+    untouched = snapshot_of(AfterSale.objects.get(pk=still_signed.pk))
+
+    bulk.run_bulk_job(job.pk)
+
+    assert outcomes(job) == {"AS-R1": (True, ""), "AS-R2": (False, "The parcel has not come back (now: signed).")}
+    back.refresh_from_db()
+    assert (back.status, back.refunded_amount) == (S.REFUNDED, back.amount)
+    assert list(back.refunds.values_list("amount", flat=True)) == [back.amount]
+    assert snapshot_of(AfterSale.objects.get(pk=still_signed.pk)) == untouched
+
+
+def test_a_refund_job_run_twice_refunds_once(db, shop, merchant):
+    back = make_after_sale_on_new_order(shop, no="AS-RT", parcel_status=P.RETURNED)
+    job = bulk.start_refund_returned(shop=shop, user=merchant, versions=versions(back))
+    bulk.run_bulk_job(job.pk)
+    BulkJob.objects.filter(pk=job.pk).update(status=BulkJob.Status.RUNNING)
+    before = snapshot()
+
+    bulk.run_bulk_job(job.pk)
+
+    assert snapshot() == before
+    assert AfterSale.objects.get(pk=back.pk).refunds.count() == 1
+
+
+def test_the_refund_confirmation_and_job_pages(client, shop, merchant, django_capture_on_commit_callbacks):
+    back = make_after_sale_on_new_order(shop, no="AS-RP1", parcel_status=P.RETURNED, amount="30.00")
+    moving = make_after_sale_on_new_order(shop, no="AS-RP2", parcel_status=P.IN_TRANSIT)
+    client.force_login(merchant)
+    before = snapshot()
+
+    page = client.post(reverse("aftersales:bulk-refund-returned-preview"), ticked(back, moving))
+
+    assert [a.after_sale_no for a in page.context["ready"]] == ["AS-RP1"]
+    assert [(a.after_sale_no, r) for a, r in page.context["skipped"]] == [
+        ("AS-RP2", "the parcel has not come back (now: in transit)")
+    ]
+    assert page.context["refund_total"] == back.amount
+    assert snapshot() == before
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(reverse("aftersales:bulk-refund-returned"), ticked(back))
+    job_page = client.get(started["Location"])
+    assert (job_page.context["done"], job_page.context["failed"]) == (1, 0)
+    assert 'class="badge badge-ok">refunded<' in job_page.content.decode()
+    assert AfterSale.objects.get(pk=back.pk).status == S.REFUNDED
+
+
+@pytest.mark.parametrize("page", ["preview", "start"])
+def test_another_shops_returned_ones_cannot_be_refunded(client, shop, other_shop, merchant, page):
+    theirs = make_after_sale_on_new_order(other_shop, no="AS-RTHEIRS", parcel_status=P.RETURNED)
+    client.force_login(merchant)
+    before = snapshot()
+
+    name = "aftersales:bulk-refund-returned-preview" if page == "preview" else "aftersales:bulk-refund-returned"
+    response = client.post(reverse(name), ticked(theirs))
+
+    assert response.status_code == 404
+    assert snapshot() == before and BulkJob.objects.count() == 0

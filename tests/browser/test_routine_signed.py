@@ -1,7 +1,8 @@
 """Seed 002, steps 2-3 in the browser, on the demo as `merchant`: 已签收/已退回仅退款 → tick the page →
 驳回勾选（已签收） → the confirmation lists the signed ones (with their tracking images) and says why the
 returned ones are left alone → confirm with the card → every signed one is rejected with its generated
-evidence, which opens as an image. Screenshots at 1440 and 1280 px, and of the image itself.
+evidence, which opens as an image; then back on the view, 退款勾选（已退回） refunds the ones that came
+back. Screenshots at 1440 and 1280 px, and of the image itself.
 
 Selectors are ids and data-* attributes, not translated text; the expected rows are the rule's own.
 """
@@ -45,7 +46,8 @@ def test_merchant_rejects_the_signed_ones_in_bulk_with_generated_evidence(page, 
     )
     signed = {a.after_sale_no for a in listed if rules.signed_reject_blocker(services.action_facts(a)) is None}
     others = {a.after_sale_no for a in listed} - signed
-    assert signed and others, "the demo has signed-for and returned refund-only after-sales"
+    returned = {a.after_sale_no for a in listed if rules.returned_refund_blocker(services.action_facts(a)) is None}
+    assert signed and returned, "the demo has signed-for and returned refund-only after-sales"
 
     log_in(page, live_server, "merchant")
     page.wait_for_url(re.compile(r"/aftersales/$"))
@@ -104,3 +106,19 @@ def test_merchant_rejects_the_signed_ones_in_bulk_with_generated_evidence(page, 
     page.goto(f"{live_server.url}/aftersales/{first}/")
     expect(page.locator(f"a[href='{href}']")).to_have_count(1)
     shoot(page, screenshot, "signed-routine-detail")
+
+    # Back on the view: the ones that came back are refunded in bulk; the rejected ones are gone from it.
+    page.goto(workbench_url)
+    page.check("input.js-select-all")
+    page.click("#bulk-refund-returned")
+    page.wait_for_url(re.compile(r"/aftersales/bulk-refund-returned/preview/"))
+    ready = page.locator("#refund-ready tbody tr[data-after-sale]")
+    expect(ready).to_have_count(len(returned))
+    shoot(page, screenshot, "signed-routine-refund-confirmation")
+    page.click("#confirm")
+    page.wait_for_url(re.compile(r"/aftersales/bulk/\d+/$"))
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(page.locator("#job-rows tbody tr[data-ok='true']")).to_have_count(len(returned))
+    refunded = AfterSale.objects.filter(after_sale_no__in=returned, status="refunded")
+    assert refunded.count() == len(returned)
+    shoot(page, screenshot, "signed-routine-refund-job")

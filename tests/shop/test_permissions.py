@@ -171,8 +171,8 @@ def test_finance_sees_the_workbench_bulk_actions_and_exports_disabled_and_the_cl
     workbench = client.get(reverse("aftersales:workbench")).content.decode()
 
     reason = 'disabled title="Needs the after-sales handling permission"'
-    # apply to ticked rows, reject ticked (signed for), intercept ticked, intercept all filtered
-    assert workbench.count(reason) == 4
+    # apply to ticked rows, reject ticked (signed for), refund ticked (came back), intercept ticked and all filtered
+    assert workbench.count(reason) == 5
     assert 'disabled id="export-csv" title="Needs the after-sales handling permission"' in workbench
     assert (
         f'<span class="badge disabled" aria-disabled="true" title="Needs the settlement permission" '
