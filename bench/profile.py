@@ -1,24 +1,26 @@
 """Where a bench request's time goes, by layer: one in-process path of `make bench` under cProfile.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/backoffice_bench \\
-        .venv/bin/python -m bench.profile workbench|detail|events [-n N] [--top 15]
+        .venv/bin/python -m bench.profile workbench|detail|events|intercept [-n N] [--top 15]
 
 The paths are the bench's own, through the test client (URL routing, middleware, session, view,
 template): `workbench` cycles through bench/workbench.py's lists and `detail` is its after-sale
 detail, both as the merchant of the seeded shop "scale-shop"; `events` posts bench/events.py's
 signed events of fresh orders of a shop of its own (the middleware and view gunicorn runs, here in
-one process and without the server). DJANGO_SETTINGS_MODULE defaults to the bench's settings.
+one process and without the server); `intercept` is one carrier task of a bulk interception (see
+intercept_path). DJANGO_SETTINGS_MODULE defaults to the bench's settings.
 
 How it measures. After a warm-up round, N requests run plain, then N more under cProfile (enabled
-around each request only). The plain run gives the wall time and, through a
-connection.execute_wrapper, the time inside cursor.execute (psycopg's client-side cursor receives
-the whole result there) and each query. cProfile gives each function's own time; a function counts
-in a layer by its module (LAYERS); the own time of one of no layer (the standard library, builtins,
-django.utils, …) goes to its callers' layers in the proportions cProfile recorded per caller, up
-the call graph until a layer. cProfile slows Python code, not a wait on a socket, so its raw shares
-overstate Python: the table's "database" is the time inside execute measured plainly plus the
-driver's other work (fetch, commit) at its profiled share, and the other layers share the rest of
-the plain mean in their profiled proportions. The top functions are as profiled (inflated alike).
+around each request only). The plain run gives the wall time, the CPU time of this process and of
+its PostgreSQL backend (/proc, when the server is local) and, through a connection.execute_wrapper,
+the time inside cursor.execute (psycopg's client-side cursor receives the whole result there) and
+each query. cProfile gives each function's own time; a function counts in a layer by its module
+(LAYERS); the own time of one of no layer (the standard library, builtins, django.utils, …) goes to
+its callers' layers in the proportions cProfile recorded per caller, up the call graph until a
+layer. cProfile slows Python code, not a wait on a socket, so its raw shares overstate Python: the
+table's "database" is the time inside execute measured plainly plus the driver's other work (fetch,
+commit) at its profiled share, and the other layers share the rest of the plain mean in their
+profiled proportions. The top functions are as profiled (inflated alike).
 """
 
 import argparse
@@ -184,11 +186,29 @@ class QueryTimer:
             self.by_sql[sql].append(elapsed)
 
 
-def plain(one, n: int) -> tuple[list[float], dict[str, list[tuple[float, int]]], QueryTimer]:
-    """N requests without the profiler: wall seconds, (seconds, queries) by label, the query timer."""
+def backend_cpu_seconds() -> float | None:
+    """CPU time so far of this connection's PostgreSQL backend, when it runs on this machine (/proc)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # another machine's server
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def plain(one, n: int) -> tuple[list[float], dict[str, list[tuple[float, int]]], QueryTimer, tuple]:
+    """N requests without the profiler: wall seconds, (seconds, queries) by label, the query timer,
+    and the CPU seconds of this process and of its database backend (None if not readable)."""
     from django.db import connection
 
     timer, walls, by_label = QueryTimer(), [], defaultdict(list)
+    cpu, backend = time.process_time(), backend_cpu_seconds()
     with connection.execute_wrapper(timer):
         for _ in range(n):
             queries = sum(map(len, timer.by_sql.values()))
@@ -196,7 +216,9 @@ def plain(one, n: int) -> tuple[list[float], dict[str, list[tuple[float, int]]],
             label = one()
             walls.append(time.perf_counter() - started)
             by_label[label].append((walls[-1], sum(map(len, timer.by_sql.values())) - queries))
-    return walls, by_label, timer
+    cpu = time.process_time() - cpu
+    backend = None if backend is None else backend_cpu_seconds() - backend
+    return walls, by_label, timer, (cpu, backend)
 
 
 def profiled(one, n: int) -> tuple[pstats.Stats, float, QueryTimer]:
@@ -311,7 +333,7 @@ def report(target: str, n: int, top: int) -> None:
     one = PATHS[target](ctx, rounds + 2 * n)
     for _ in range(rounds):
         one()
-    walls, by_label, timer = plain(one, n)
+    walls, by_label, timer, (cpu, backend) = plain(one, n)
     stats, profiled_wall, profiled_timer = profiled(one, n)
     raw = layer_seconds(stats.stats)
     queries = sum(map(len, timer.by_sql.values())) / n
@@ -325,8 +347,11 @@ def report(target: str, n: int, top: int) -> None:
     print(f"## bench.profile {target}: {n} requests on {connection.vendor} ({ctx.after_sales:,} after-sales)\n")
     print(
         f"Plain: median {median(walls) * 1000:.1f} ms, mean {wall * 1000:.1f} ms, {queries:.1f} queries a request, "
-        f"{db_wait * 1000:.1f} ms inside execute. Under cProfile: mean {profiled_wall / n * 1000:.1f} ms.\n"
+        f"{db_wait * 1000:.1f} ms inside execute. Under cProfile: mean {profiled_wall / n * 1000:.1f} ms."
     )
+    # What a request costs the machine, whatever the load: the ceiling of requests/s on its cores.
+    backend_ms = "?" if backend is None else f"{backend / n * 1000:.1f}"
+    print(f"CPU a request: {cpu / n * 1000:.1f} ms this process, {backend_ms} ms its PostgreSQL backend.\n")
     print("| Layer | ms/request | % |\n|---|---:|---:|")
     for layer, seconds in sorted(table.items(), key=lambda item: -item[1]):
         print(f"| {layer} | {seconds * 1000:.1f} | {seconds / wall * 100:.0f} |")
