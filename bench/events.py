@@ -124,12 +124,9 @@ def queries_per_type(ctx: Context) -> dict[str, int]:
     """Queries of one event, by type (the most any event of the type ran), counted in this process:
     the same streams of a few orders through the Django test client, which runs the same middleware
     and view as gunicorn (the server cannot count its own queries without a debug cursor)."""
-    from django.conf import settings
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-
-    from shop.signing import sign
 
     rng = random.Random(20261123)
     shop_code = make_shop()
@@ -137,17 +134,26 @@ def queries_per_type(ctx: Context) -> dict[str, int]:
     most: dict[str, int] = {}
     for n in range(20):
         for item in order_events(rng, shop_code, n):
-            body = json.dumps(item, ensure_ascii=False).encode()
-            timestamp = str(int(time.time()))
-            headers = {
-                "X-Platform-Timestamp": timestamp,
-                "X-Platform-Signature": sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET),
-            }
             with CaptureQueriesContext(connection) as captured:
-                client.post(PATH, data=body, content_type="application/json", headers=headers)
+                post_in_process(client, item)
             most[item["type"]] = max(most.get(item["type"], 0), len(captured.captured_queries))
     ctx.log(f"events: queries per event, most of each type: {dict(sorted(most.items()))}")
     return most
+
+
+def post_in_process(client, item: dict):
+    """One event through the test client `client`, signed with this process's secret; its response."""
+    from django.conf import settings
+
+    from shop.signing import sign
+
+    body = json.dumps(item, ensure_ascii=False).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "X-Platform-Timestamp": timestamp,
+        "X-Platform-Signature": sign(body, timestamp, settings.PLATFORM_EVENTS_SECRET),
+    }
+    return client.post(PATH, data=body, content_type="application/json", headers=headers)
 
 
 def make_shop() -> str:

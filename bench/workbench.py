@@ -53,34 +53,53 @@ def bench_admin_user() -> User:
     return user
 
 
-def run(ctx: Context) -> dict:
-    repeat = QUICK_REPEAT if ctx.quick else REPEAT
-    merchant = Client()
-    merchant.force_login(ctx.user)
-    url = reverse("aftersales:workbench")
-    sample = (
-        AfterSale.objects.filter(shop_id=ctx.shop_id, parcel__isnull=False, status=AfterSale.Status.PENDING_MERCHANT)
+def sample_after_sale(shop_id: int) -> AfterSale:
+    """The after-sale the searches look for and whose detail page is measured."""
+    return (
+        AfterSale.objects.filter(shop_id=shop_id, parcel__isnull=False, status=AfterSale.Status.PENDING_MERCHANT)
         .select_related("parcel", "order")
         .order_by("-id")
         .first()
     )
+
+
+def workbench_cases(ctx: Context, sample: AfterSale) -> dict[str, dict]:
+    """The workbench lists measured: label → query parameters (bench.profile runs the same ones)."""
     cases: dict[str, dict] = {"first page": {}}
     for view in filters.QUICK_VIEWS:
         cases[f"quick view: {view.key}"] = dict(view.params)
     cases["search: tracking no."] = {"q": sample.parcel.tracking_no}
     cases["search: order no. + status"] = {"q": sample.order.order_no, "status": "open"}
     cases["filter: refund only, 100–500 yuan"] = {"type": "refund_only", "amount_min": "100", "amount_max": "500"}
-    position = min(DEEP_POSITION, max(2, ctx.after_sales - 100))
+    position = deep_position(ctx)
     deep = deep_cursor(ctx.shop_id, position)
     if deep:
         cases[f"deep page (position {position:,})"] = {"after": deep[0]}
+    return cases
+
+
+def deep_position(ctx: Context) -> int:
+    return min(DEEP_POSITION, max(2, ctx.after_sales - 100))
+
+
+def detail_url(sample: AfterSale) -> str:
+    return reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": sample.after_sale_no})
+
+
+def run(ctx: Context) -> dict:
+    repeat = QUICK_REPEAT if ctx.quick else REPEAT
+    merchant = Client()
+    merchant.force_login(ctx.user)
+    url = reverse("aftersales:workbench")
+    sample = sample_after_sale(ctx.shop_id)
+    cases = workbench_cases(ctx, sample)
+    position = deep_position(ctx)
     results = {}
     for label, params in cases.items():
         ctx.log(f"workbench · {label}")
         results[label] = timed(merchant, url, params, repeat)
-    detail_url = reverse("aftersales:after-sale-detail", kwargs={"after_sale_no": sample.after_sale_no})
     ctx.log("workbench · after-sale detail")
-    detail = timed(merchant, detail_url, {}, repeat)
+    detail = timed(merchant, detail_url(sample), {}, repeat)
 
     admin = Client()
     admin.force_login(bench_admin_user())
