@@ -212,23 +212,28 @@ def reject_blocker(facts: ActionFacts) -> str | None:
     return None
 
 
+def _refund_only_parcel_blocker(facts: ActionFacts, status: str, not_there) -> str | None:
+    """Why this is not an open refund-only request whose parcel is in `status` (`not_there`: the message
+    naming the parcel's actual status), or None."""
+    if reason := _open_or_reason(facts):
+        return reason
+    if facts.type != T.REFUND_ONLY:
+        return str(_("not a refund-only request"))
+    if facts.parcel_status is None:
+        return str(_("the goods were not shipped"))
+    if facts.parcel_status != status:
+        return str(not_there % {"status": Parcel.Status(facts.parcel_status).label})
+    return None
+
+
 def signed_reject_blocker(facts: ActionFacts) -> str | None:
     """May this after-sale be rejected in bulk with reason 已签收 (seed 002, steps 2-3)?
 
     Only a refund-only request whose parcel the buyer has signed for: a returned parcel means the goods
     are back with the merchant, which is no reason to reject.
     """
-    if reason := _open_or_reason(facts):
-        return reason
-    if facts.type != T.REFUND_ONLY:
-        return str(_("not a refund-only request"))
-    if facts.parcel_status != Parcel.Status.SIGNED:
-        if facts.parcel_status is None:
-            return str(_("the goods were not shipped"))
-        return str(
-            _("the parcel is not signed for (now: %(status)s)") % {"status": Parcel.Status(facts.parcel_status).label}
-        )
-    return reject_blocker(facts)
+    not_signed = _("the parcel is not signed for (now: %(status)s)")
+    return _refund_only_parcel_blocker(facts, Parcel.Status.SIGNED, not_signed) or reject_blocker(facts)
 
 
 def returned_refund_blocker(facts: ActionFacts) -> str | None:
@@ -237,17 +242,8 @@ def returned_refund_blocker(facts: ActionFacts) -> str | None:
     Only a refund-only request whose parcel is back with the merchant: the goods are home, the buyer
     never had them.
     """
-    if reason := _open_or_reason(facts):
-        return reason
-    if facts.type != T.REFUND_ONLY:
-        return str(_("not a refund-only request"))
-    if facts.parcel_status != Parcel.Status.RETURNED:
-        if facts.parcel_status is None:
-            return str(_("the goods were not shipped"))
-        return str(
-            _("the parcel has not come back (now: %(status)s)") % {"status": Parcel.Status(facts.parcel_status).label}
-        )
-    return agree_refund_blocker(facts)
+    not_back = _("the parcel has not come back (now: %(status)s)")
+    return _refund_only_parcel_blocker(facts, Parcel.Status.RETURNED, not_back) or agree_refund_blocker(facts)
 
 
 def small_payment_blocker(*, line_refundable: Decimal, amount: Decimal | None = None) -> str | None:

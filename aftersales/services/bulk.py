@@ -25,14 +25,7 @@ from shop.permissions import PermissionRefused, PermissionSet
 from .. import evidence_images, rules
 from ..models import AfterSale, BulkJob, BulkJobRow
 from .buyer import application_facts
-from .merchant import (
-    _ensure,
-    _merchant_after_sale,
-    action_facts,
-    agree_refund,
-    reject_after_sale,
-    send_after_sale_card,
-)
+from .merchant import _ensure, _merchant_after_sale, action_facts, agreed_refund, rejected, send_after_sale_card
 
 # One confirmation acts on at most this many after-sales: a day's signed ones of a busy shop, and a
 # job that a worker finishes in about a minute (an image and a rejection take ~0.1 s each).
@@ -201,14 +194,13 @@ def reject_signed_with_timeline(
     image = SimpleUploadedFile("timeline.png", timeline_image(after_sale, parcel, at=at), content_type="image/png")
     when = f"{timezone.localtime(signed_at):%m-%d %H:%M}"
     signed = _("Tracking shows the parcel signed for on %(at)s.") % {"at": when}
-    after_sale = reject_after_sale(
-        after_sale_id=after_sale.pk,
-        shop=shop,
+    # Already locked and checked above: the rejection's own writes, not reject_after_sale's second lock.
+    after_sale = rejected(
+        after_sale,
         user=user,
         reason=AfterSale.RejectReason.GOODS_SIGNED,
         note=f"{signed} {note}".strip(),
         evidence=checked_evidence([image]),
-        expected_version=expected_version,
         at=at,
     )
     if send_card:
@@ -223,5 +215,5 @@ def refund_returned(
     """Agree the refund of a refund-only after-sale whose parcel is back with the merchant."""
     permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
-    _ensure(rules.returned_refund_blocker(action_facts(after_sale)))
-    return agree_refund(after_sale_id=after_sale.pk, shop=shop, user=user, expected_version=expected_version, at=at)
+    _ensure(rules.returned_refund_blocker(action_facts(after_sale)))  # agree_refund's rule, and more
+    return agreed_refund(after_sale, user=user, at=at)

@@ -54,6 +54,11 @@ def agree_refund(
     permissions.require(user, PermissionSet.AFTERSALES)
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.agree_refund_blocker(action_facts(after_sale)))
+    return agreed_refund(after_sale, user=user, at=at)
+
+
+def agreed_refund(after_sale: AfterSale, *, user, at: datetime | None) -> AfterSale:
+    """The writes of agreeing a refund, on an after-sale locked and checked by the caller."""
     base.refund(after_sale, actor=Actor.MERCHANT, user=user, at=at, reason=_("The merchant agreed the refund"))
     return after_sale
 
@@ -112,6 +117,11 @@ def reject_after_sale(
         raise DomainError(_("Choose a reason from the list."), code="invalid_reason")
     after_sale = _merchant_after_sale(after_sale_id, shop, expected_version)
     _ensure(rules.reject_blocker(action_facts(after_sale)))
+    return rejected(after_sale, user=user, reason=reason, note=note, evidence=evidence, at=at)
+
+
+def rejected(after_sale: AfterSale, *, user, reason: str, note: str, evidence: list, at: datetime) -> AfterSale:
+    """The writes of a rejection, on an after-sale locked and checked by the caller (evidence validated)."""
     after_sale.reject_reason, after_sale.reject_note = reason, note[:500]
     base.save(after_sale, "reject_reason", "reject_note")
     for upload in evidence:
